@@ -1,0 +1,2 @@
+"""SlicerMedLabel engine."""
+__version__ = "0.1.0"
