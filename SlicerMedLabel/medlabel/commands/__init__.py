@@ -1,0 +1,1 @@
+"""Sub-commands of the `medlabel` CLI (see medlabel.cli.COMMAND_MODULES)."""
