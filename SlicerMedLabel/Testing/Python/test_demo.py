@@ -8,7 +8,7 @@ def test_demo_writes_report_and_keeps_existing_files(tmp_path, capsys):
     out = tmp_path / "demo"
     assert cli.main(["demo", "-o", str(out)]) == 0
     for name in ("report.html", "overview_real_ct.png", "overview_phantom.png", "phantom_truth.seg.nrrd"):
-        assert (out / name).stat().st_size > 1000, name
+        assert (out / name).stat().st_size > 500, name
     truth = io.read_seg_nrrd(out / "phantom_truth.seg.nrrd")
     assert "skeletal_muscle" in truth.names and truth["skeletal_muscle"].voxel_count > 0
     html = (out / "report.html").read_text()
