@@ -19,6 +19,9 @@ from .errors import MedLabelError
 COMMAND_MODULES: list[str] = [
     "medlabel.commands.info",
     "medlabel.commands.demo",
+    "medlabel.commands.autolabel",
+    "medlabel.commands.pseudolabel",
+    "medlabel.commands.train",
 ]
 
 
