@@ -207,6 +207,14 @@ def test_shared_labelmap_layers_keep_segments_apart(mrml_scene):
     assert_labelsets_equal(ls, segmentation_node_to_labelset(node))
 
 
+def test_without_reference_geometry_the_union_of_labelmaps_is_used(mrml_scene):
+    ls = _labelset(Geometry((4, 5, 6), SPACING, ORIGIN, tuple(OBLIQUE.ravel())))
+    node = labelset_to_segmentation_node(ls)
+    node.GetSegmentation().SetConversionParameter(
+        slicer.vtkSegmentationConverter.GetReferenceImageGeometryParameterName(), "")
+    assert_labelsets_equal(ls, segmentation_node_to_labelset(node))
+
+
 def test_cropped_labelmap_is_placed_on_reference_grid(mrml_scene):
     """A segmentation on a sub-block of the volume (origin moved by whole voxels) lands at the right offset."""
     img = _oblique_image(shape=(6, 7, 8))
@@ -354,3 +362,51 @@ def test_headless_scene_wires_slicer_util(mrml_scene):
         image_to_volume_node(_oblique_image()), "lab")
     assert labelmap.GetScene() is mrml_scene
     assert slicer.modules.segmentations.logic() is mrml_scene.medlabel_logics.segmentations
+
+
+# -- interoperability with medlabel.io's .seg.nrrd ------------------------------------------------------
+def _slicer_read_seg(scene, path):
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    reader = slicer.vtkMRMLSegmentationStorageNode()
+    scene.AddNode(reader)
+    reader.SetFileName(str(path))
+    assert reader.ReadData(node), f"slicer-core could not read {path}"
+    return node
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_seg_nrrd_written_by_engine_loads_in_slicer_core(mrml_scene, tmp_path, overlap):
+    from medlabel.io import write_seg_nrrd
+
+    img = _oblique_image()
+    ls = _labelset(img)
+    if not overlap:
+        ls.remove("sat")
+        assert not ls.overlapping()
+    path = write_seg_nrrd(ls, tmp_path / "engine.seg.nrrd")
+    node = _slicer_read_seg(mrml_scene, path)
+    assert node.GetSegmentation().GetNumberOfLayers() == (2 if overlap else 1)
+    assert_labelsets_equal(ls, segmentation_node_to_labelset(node))
+
+
+def test_seg_nrrd_written_by_slicer_core_reads_in_engine(mrml_scene, tmp_path):
+    from medlabel.io import read_seg_nrrd
+
+    img = _oblique_image()
+    ls = _labelset(img)
+    node = labelset_to_segmentation_node(ls, reference_volume=image_to_volume_node(img))
+    path = tmp_path / "slicer.seg.nrrd"
+    writer = slicer.vtkMRMLSegmentationStorageNode()
+    mrml_scene.AddNode(writer)
+    writer.SetFileName(str(path))
+    assert writer.WriteData(node)
+    assert_labelsets_equal(ls, read_seg_nrrd(path))
+
+
+@pytest.mark.parametrize("name", ["Segmentation.seg.nrrd", "SegmentationOverlapping.seg.nrrd"])
+def test_real_slicer_files_bridge_equals_engine_reader(mrml_scene, name):
+    from medlabel.io import read_seg_nrrd
+
+    path = data_path(f"slicerio/{name}")
+    via_slicer = segmentation_node_to_labelset(_slicer_read_seg(mrml_scene, path))
+    assert_labelsets_equal(read_seg_nrrd(path), via_slicer)
