@@ -28,6 +28,7 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleWidget,
 )
 from slicer.util import VTKObservationMixin
+from SlicerMedLabelLib.dependencies import ensure_packages
 from SlicerMedLabelLib.main_logic import SlicerMedLabelLogic
 
 try:
@@ -209,6 +210,7 @@ class SlicerMedLabelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not path:
             return
         with slicer.util.tryWithErrorDisplay(_("Failed to load the image."), waitCursor=True):
+            ensure_packages()  # packages Slicer lacks: installed on first use, after asking
             node = self.logic.loadVolume(path)
             self.ui.volumeSelector.setCurrentNode(node)
             slicer.util.setSliceViewerLayers(background=node, fit=True)
@@ -223,6 +225,7 @@ class SlicerMedLabelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not path:
             return
         with slicer.util.tryWithErrorDisplay(_("Failed to load the segmentation."), waitCursor=True):
+            ensure_packages()  # packages Slicer lacks: installed on first use, after asking
             node = self.logic.loadSegmentation(path, referenceVolume=self.ui.volumeSelector.currentNode())
             self.ui.segmentationSelector.setCurrentNode(node)
 
@@ -236,12 +239,14 @@ class SlicerMedLabelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if not path:
             return
         with slicer.util.tryWithErrorDisplay(_("Failed to save the segmentation."), waitCursor=True):
+            ensure_packages()  # packages Slicer lacks: installed on first use, after asking
             # the file dialog already asked before replacing an existing file
             self.logic.saveSegmentation(node, path, referenceVolume=self.ui.volumeSelector.currentNode(),
                                         force=True)
 
     def onAddPhantom(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to create the phantom."), waitCursor=True):
+            ensure_packages()  # packages Slicer lacks: installed on first use, after asking
             volume, segmentation = self.logic.addPhantom()
             self.ui.volumeSelector.setCurrentNode(volume)
             self.ui.segmentationSelector.setCurrentNode(segmentation)
@@ -264,6 +269,7 @@ class SlicerMedLabelTest(ScriptedLoadableModuleTest):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
+        ensure_packages()  # pandas, pynrrd ... (asks once; Slicer's testing mode accepts)
         self.setUp()
         self.test_PhantomSaveAndReload()
         self.setUp()

@@ -410,3 +410,21 @@ def test_real_slicer_files_bridge_equals_engine_reader(mrml_scene, name):
     path = data_path(f"slicerio/{name}")
     via_slicer = segmentation_node_to_labelset(_slicer_read_seg(mrml_scene, path))
     assert_labelsets_equal(read_seg_nrrd(path), via_slicer)
+
+
+def test_repeated_names_and_awkward_tag_values(mrml_scene, caplog):
+    img = _oblique_image(shape=(2, 3, 4))
+    node = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    node.SetReferenceImageGeometryParameterFromVolumeNode(image_to_volume_node(img))
+    seg = node.GetSegmentation()
+    first = seg.AddEmptySegment("a", "liver", [1.0, 0.0, 0.0])
+    second = seg.AddEmptySegment("b", "liver", [0.0, 1.0, 0.0])
+    seg.GetSegment(first).SetTag("Note", "line one\nTags:\nFake: not a tag")
+    seg.GetSegment(first).SetTag("When", "2026-11-23T10:00:00+00:00")
+    seg.GetSegment(second).SetTag("Bad", "x|y")
+    ls = segmentation_node_to_labelset(node)
+    assert ls.names == ["liver", f"liver ({second})"]
+    tags = ls["liver"].tags
+    assert tags["Note"] == "line one\nTags:\nFake: not a tag" and tags["When"] == "2026-11-23T10:00:00+00:00"
+    assert "Fake" not in tags
+    assert "Bad" not in ls[f"liver ({second})"].tags and "tag 'Bad'='x|y' dropped" in caplog.text

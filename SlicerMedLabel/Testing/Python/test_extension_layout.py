@@ -259,3 +259,16 @@ def test_repository_is_ruff_clean():
     cmd = [str(ruff)] if ruff.exists() else [sys.executable, "-m", "ruff"]
     result = subprocess.run([*cmd, "check", "--no-cache", "."], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_module_import_needs_only_what_slicer_ships():
+    """Importing the main logic and the bridge must not pull packages Slicer lacks (a failing import at
+    load time makes the module vanish); they are imported where used and installed on first use."""
+    not_in_slicer = ["pandas", "scipy", "skimage", "torch", "cv2", "maxflow", "highdicom", "openpyxl", "nrrd",
+                     "nibabel", "matplotlib", "monai", "tqdm"]
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import SlicerMedLabelLib.main_logic, "
+            "SlicerMedLabelLib.dependencies, medlabel.slicer_bridge; "
+            f"print(','.join(sorted(m for m in {not_in_slicer!r} if m in sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code, str(MODULE)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"imported at module load: {result.stdout.strip()}"
