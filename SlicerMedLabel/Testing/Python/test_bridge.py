@@ -428,3 +428,54 @@ def test_repeated_names_and_awkward_tag_values(mrml_scene, caplog):
     assert tags["Note"] == "line one\nTags:\nFake: not a tag" and tags["When"] == "2026-11-23T10:00:00+00:00"
     assert "Fake" not in tags
     assert "Bad" not in ls[f"liver ({second})"].tags and "tag 'Bad'='x|y' dropped" in caplog.text
+
+
+# -- vtkOrientedImageData (Segment Editor effects) ------------------------------------------------------
+def test_oriented_image_with_offset_extent_roundtrip(mrml_scene):
+    from medlabel.slicer_bridge import array_to_oriented_image, oriented_image_to_image
+
+    volume_img = _oblique_image(shape=(6, 7, 8))
+    rng = np.random.default_rng(5)
+    block = rng.random((3, 4, 5)) > 0.5
+    # an effect's labelmap covering only part of the volume: VTK extent i 2..6, j 1..4, k 2..4
+    like = Image(block, SPACING, tuple(volume_img.index_to_lps([[2, 1, 2]])[0]), OBLIQUE, {"extent": (2, 6, 1, 4, 2, 4)})
+    oriented = array_to_oriented_image(block, like)
+    assert oriented.GetExtent() == (2, 6, 1, 4, 2, 4)
+    m = vtk.vtkMatrix4x4()
+    oriented.GetImageToWorldMatrix(m)
+    ras = m.MultiplyPoint((0.0, 0.0, 0.0, 1.0))[:3]  # index 0 of the full grid = the volume's origin
+    assert np.allclose(ras, (-ORIGIN[0], -ORIGIN[1], ORIGIN[2]), atol=1e-9)
+    back = oriented_image_to_image(oriented)
+    assert back.meta["extent"] == (2, 6, 1, 4, 2, 4)
+    assert np.array_equal(back.array.astype(bool), block) and back.same_geometry(like, tol_mm=1e-9)
+    # peer: as a segment's labelmap, Slicer's segmentation places it on the full volume grid
+    volume = image_to_volume_node(volume_img)
+    node = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    node.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+    seg_id = node.GetSegmentation().AddEmptySegment("part", "part", [1.0, 0.0, 0.0])
+    assert slicer.vtkSlicerSegmentationsModuleLogic.SetBinaryLabelmapToSegment(
+        oriented, node, seg_id, slicer.vtkSlicerSegmentationsModuleLogic.MODE_REPLACE)
+    expected = np.zeros(volume_img.shape, bool)
+    expected[2:5, 1:5, 2:7] = block
+    assert np.array_equal(slicer.util.arrayFromSegmentBinaryLabelmap(node, seg_id, volume).astype(bool), expected)
+
+
+def test_update_oriented_image_from_array_takes_reference_geometry(mrml_scene):
+    from medlabel.slicer_bridge import (
+        array_to_oriented_image,
+        oriented_image_to_image,
+        update_oriented_image_from_array,
+    )
+
+    source = array_to_oriented_image(_oblique_image(shape=(2, 3, 4)).array, _oblique_image(shape=(2, 3, 4)))
+    target = slicer.vtkOrientedImageData()
+    mask = np.zeros((2, 3, 4), bool)
+    mask[1, 2, 3] = True
+    update_oriented_image_from_array(target, mask, reference=source)
+    out = oriented_image_to_image(target)
+    assert out.array.dtype == np.uint8 and np.array_equal(out.array.astype(bool), mask)
+    assert out.same_geometry(oriented_image_to_image(source), tol_mm=1e-9)
+    with pytest.raises(GeometryError, match=r"array shape \(1, 3, 4\) differs"):
+        update_oriented_image_from_array(target, np.zeros((1, 3, 4)), reference=source)
+    with pytest.raises(InputError, match="vtkOrientedImageData or an Image"):
+        array_to_oriented_image(mask, "grid")
