@@ -12,8 +12,6 @@ outside Slicer with slicer-core); this file only wires widgets to it.
 
 from __future__ import annotations
 
-import importlib
-import logging
 import os
 import tempfile
 
@@ -29,7 +27,7 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 from SlicerMedLabelLib.dependencies import ensure_packages
-from SlicerMedLabelLib.main_logic import SlicerMedLabelLogic
+from SlicerMedLabelLib.main_logic import SlicerMedLabelLogic, build_tab
 
 try:
     from slicer.i18n import tr as _
@@ -125,40 +123,16 @@ class SlicerMedLabelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     # -- tabs -----------------------------------------------------------------------------------------
     @staticmethod
     def _populateTab(page, title: str, candidates: tuple[str, ...]):
-        """Build ``SlicerMedLabelLib.<Name>.<Name>(page)`` for the first candidate module that exists.
-
-        The page is an empty QWidget without a layout; the tab creates its own. When no candidate
-        exists or the tab raises, a message in the page says so (details in the Python console).
-        """
-        message = None
-        for name in candidates:
-            try:
-                module = importlib.import_module(f"SlicerMedLabelLib.{name}")
-            except ModuleNotFoundError as exc:
-                if exc.name == f"SlicerMedLabelLib.{name}":
-                    continue  # this candidate file does not exist
-                logging.exception("SlicerMedLabel: tab %s needs a missing package", title)
-                message = _("The {title} tab needs the Python package '{package}', which is not installed.").format(
-                    title=title, package=exc.name)
-                break
-            except Exception as exc:  # a broken tab must not break the module
-                logging.exception("SlicerMedLabel: tab %s failed to import", title)
-                message = _("The {title} tab could not be loaded: {error}").format(title=title, error=exc)
-                break
-            try:
-                return getattr(module, name)(page)
-            except Exception as exc:
-                logging.exception("SlicerMedLabel: tab %s failed to build", title)
-                message = _("The {title} tab could not be built: {error}").format(title=title, error=exc)
-                break
-        if message is None:
-            message = _("The {title} tab is not available in this version.").format(title=title)
-        layout = page.layout() or qt.QVBoxLayout(page)
-        label = qt.QLabel(message)
-        label.wordWrap = True
-        layout.addWidget(label)
-        layout.addStretch(1)
-        return None
+        """Fill one page with its tab (see :func:`SlicerMedLabelLib.main_logic.build_tab`); on failure
+        show the reason in the page instead."""
+        tab, message = build_tab(page, title, candidates, make_layout=qt.QVBoxLayout)
+        if tab is None:
+            layout = page.layout() or qt.QVBoxLayout(page)
+            label = qt.QLabel(message)
+            label.wordWrap = True
+            layout.addWidget(label)
+            layout.addStretch(1)
+        return tab
 
     # -- parameter node -------------------------------------------------------------------------------
     def cleanup(self) -> None:

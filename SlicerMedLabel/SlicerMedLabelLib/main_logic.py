@@ -196,3 +196,52 @@ class SlicerMedLabelLogic(_LogicBase):
         segmentation = labelset_to_segmentation_node(truth, reference_volume=volume, name=f"{name} truth")
         self._report(1.0, f"Phantom {image.shape[::-1]} with {len(truth)} truth segments")
         return volume, segmentation
+
+
+# -- tabs of the main module ---------------------------------------------------------------------------
+def build_tab(page, title: str, candidates: tuple[str, ...], *, make_layout: Callable[[object], object],
+              package: str = "SlicerMedLabelLib", importer: Callable[[str], object] | None = None):
+    """Build the tab of one page of the main module; never raises.
+
+    For the first module ``<package>.<name>`` of ``candidates`` that exists, call ``<name>(page)`` (the
+    class has the module's name). The page comes without a layout and the tab makes its own; a tab
+    that expects one (``page.layout().addWidget`` fails on None) gets ``make_layout(page)`` and a
+    second try.
+
+    Returns
+    -------
+    (tab, message)
+        The tab object and None, or None and a message for the user (missing tab file, missing
+        package, or the tab's error); details are logged with the traceback.
+    """
+    import importlib
+
+    importer = importer or importlib.import_module
+    for name in candidates:
+        full = f"{package}.{name}"
+        try:
+            module = importer(full)
+        except ModuleNotFoundError as exc:
+            if exc.name == full:
+                continue  # this candidate file does not exist
+            log.exception("tab %s needs a missing package", title)
+            return None, f"The {title} tab needs the Python package '{exc.name}', which is not installed."
+        except Exception as exc:  # a broken tab must not break the module
+            log.exception("tab %s failed to import", title)
+            return None, f"The {title} tab could not be loaded: {exc}"
+        tab_class = getattr(module, name, None)
+        if tab_class is None:
+            return None, f"The {title} tab could not be loaded: {full} defines no class {name}."
+        try:
+            try:
+                return tab_class(page), None
+            except AttributeError as exc:
+                if page.layout() is not None or "NoneType" not in str(exc):
+                    raise
+                log.info("tab %s expects a page layout; adding one", name)
+                make_layout(page)
+                return tab_class(page), None
+        except Exception as exc:
+            log.exception("tab %s failed to build", title)
+            return None, f"The {title} tab could not be built: {exc}"
+    return None, f"The {title} tab is not available in this version."

@@ -135,3 +135,86 @@ def test_loaded_volume_matches_engine_image(mrml_scene):
     image = read_image(path)
     back = volume_node_to_image(node)
     assert np.array_equal(back.array, image.array) and back.same_geometry(image)
+
+
+# -- tab population (Qt replaced by small fakes; the real widgets cannot run in CI) ----------------------
+class FakePage:
+    def __init__(self, layout=None):
+        self._layout = layout
+
+    def layout(self):
+        return self._layout
+
+
+class FakeLayout:
+    def __init__(self, page):
+        page._layout = self
+        self.widgets = []
+
+    def addWidget(self, w):
+        self.widgets.append(w)
+
+
+class OwnLayoutTab:  # creates its own layout, like PetTab
+    def __init__(self, page):
+        self.layout = FakeLayout(page)
+        self.layout.addWidget("own")
+
+
+class PageLayoutTab:  # expects the page's layout, like ReviewTab
+    def __init__(self, page):
+        page.layout().addWidget("uses page layout")
+        self.page = page
+
+
+class BrokenTab:
+    def __init__(self, page):
+        raise RuntimeError("widget exploded")
+
+
+def _importer(modules):
+    def load(name):
+        if name not in modules:
+            err = ModuleNotFoundError(f"No module named '{name}'")
+            err.name = name
+            raise err
+        module = modules[name]
+        if isinstance(module, BaseException):
+            raise module
+        return module
+
+    return load
+
+
+def _module(**classes):
+    import types
+
+    return types.SimpleNamespace(**classes)
+
+
+def test_build_tab_handles_both_layout_conventions_and_failures():
+    from SlicerMedLabelLib.main_logic import build_tab
+
+    modules = {
+        "SlicerMedLabelLib.PetTab": _module(PetTab=OwnLayoutTab),
+        "SlicerMedLabelLib.ReviewTab": _module(ReviewTab=PageLayoutTab),
+        "SlicerMedLabelLib.ModelsTab": _module(ModelsTab=BrokenTab),
+        "SlicerMedLabelLib.ExportTab": ModuleNotFoundError("No module named 'openpyxl'", name="openpyxl"),
+        "SlicerMedLabelLib.WrongTab": _module(Other=OwnLayoutTab),
+    }
+    load = _importer(modules)
+    page = FakePage()
+    tab, msg = build_tab(page, "PET", ("PETTab", "PetTab"), make_layout=FakeLayout, importer=load)
+    assert msg is None and isinstance(tab, OwnLayoutTab) and page.layout().widgets == ["own"]
+    page = FakePage()
+    tab, msg = build_tab(page, "Review", ("ReviewTab",), make_layout=FakeLayout, importer=load)
+    assert msg is None and isinstance(tab, PageLayoutTab) and page.layout().widgets == ["uses page layout"]
+    tab, msg = build_tab(FakePage(), "Models", ("ModelsTab",), make_layout=FakeLayout, importer=load)
+    assert tab is None and msg == "The Models tab could not be built: widget exploded"
+    tab, msg = build_tab(FakePage(), "Export", ("ExportTab",), make_layout=FakeLayout, importer=load)
+    assert tab is None and "needs the Python package 'openpyxl'" in msg
+    tab, msg = build_tab(FakePage(), "Body composition", ("BodyCompositionTab",), make_layout=FakeLayout,
+                         importer=load)
+    assert tab is None and msg == "The Body composition tab is not available in this version."
+    tab, msg = build_tab(FakePage(), "Wrong", ("WrongTab",), make_layout=FakeLayout, importer=load)
+    assert tab is None and "defines no class WrongTab" in msg
