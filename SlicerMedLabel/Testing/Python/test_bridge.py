@@ -103,10 +103,17 @@ def test_volume_node_maps_voxels_to_ras_like_the_image(mrml_scene):
     assert np.allclose(node.GetSpacing(), img.spacing_xyz)
 
 
-def test_volume_read_by_slicer_storage_matches_simpleitk(mrml_scene, tmp_path):
-    """Peer check of the LPS⇄RAS handling: SimpleITK writes an oblique NRRD, Slicer's own reader loads
-    it, the bridge turns the node into an Image equal to SimpleITK's view of the file."""
-    img = _oblique_image()
+SAGITTAL_LEFT_HANDED = np.array([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # det = -1
+
+
+@pytest.mark.parametrize("direction", [OBLIQUE, SAGITTAL_LEFT_HANDED, np.diag([-1.0, 1.0, -1.0])],
+                         ids=["oblique", "sagittal-left-handed", "flipped"])
+def test_volume_read_by_slicer_storage_matches_simpleitk(mrml_scene, tmp_path, direction):
+    """Peer check of the LPS⇄RAS handling: SimpleITK writes an NRRD, Slicer's own reader loads it, the
+    bridge turns the node into an Image equal to SimpleITK's view of the file; and the bridge's own
+    node has the same IJKToRAS as Slicer's."""
+    base = _oblique_image()
+    img = Image(base.array, base.spacing_mm, base.origin_lps, direction)
     path = tmp_path / "oblique.nrrd"
     sitk.WriteImage(img.to_sitk(), str(path))
     node = mrml_scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode")
@@ -118,6 +125,11 @@ def test_volume_read_by_slicer_storage_matches_simpleitk(mrml_scene, tmp_path):
     peer = Image.from_sitk(sitk.ReadImage(str(path)))
     assert np.array_equal(back.array, peer.array)
     assert back.same_geometry(peer, tol_mm=1e-5)
+    ours, theirs = vtk.vtkMatrix4x4(), vtk.vtkMatrix4x4()
+    image_to_volume_node(img).GetIJKToRASMatrix(ours)
+    node.GetIJKToRASMatrix(theirs)
+    assert np.allclose([[ours.GetElement(r, c) for c in range(4)] for r in range(4)],
+                       [[theirs.GetElement(r, c) for c in range(4)] for r in range(4)], atol=1e-5)
 
 
 def test_volume_written_by_slicer_storage_reads_in_simpleitk(mrml_scene, tmp_path):
@@ -374,11 +386,11 @@ def _slicer_read_seg(scene, path):
     return node
 
 
-@pytest.mark.parametrize("overlap", [True, False])
-def test_seg_nrrd_written_by_engine_loads_in_slicer_core(mrml_scene, tmp_path, overlap):
+@pytest.mark.parametrize(("overlap", "direction"), [(True, OBLIQUE), (False, OBLIQUE), (True, SAGITTAL_LEFT_HANDED)])
+def test_seg_nrrd_written_by_engine_loads_in_slicer_core(mrml_scene, tmp_path, overlap, direction):
     from medlabel.io import write_seg_nrrd
 
-    img = _oblique_image()
+    img = Image(_oblique_image().array, SPACING, ORIGIN, direction)
     ls = _labelset(img)
     if not overlap:
         ls.remove("sat")
@@ -389,10 +401,11 @@ def test_seg_nrrd_written_by_engine_loads_in_slicer_core(mrml_scene, tmp_path, o
     assert_labelsets_equal(ls, segmentation_node_to_labelset(node))
 
 
-def test_seg_nrrd_written_by_slicer_core_reads_in_engine(mrml_scene, tmp_path):
+@pytest.mark.parametrize("direction", [OBLIQUE, SAGITTAL_LEFT_HANDED], ids=["oblique", "sagittal-left-handed"])
+def test_seg_nrrd_written_by_slicer_core_reads_in_engine(mrml_scene, tmp_path, direction):
     from medlabel.io import read_seg_nrrd
 
-    img = _oblique_image()
+    img = Image(_oblique_image().array, SPACING, ORIGIN, direction)
     ls = _labelset(img)
     node = labelset_to_segmentation_node(ls, reference_volume=image_to_volume_node(img))
     path = tmp_path / "slicer.seg.nrrd"
