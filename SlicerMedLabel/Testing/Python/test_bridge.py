@@ -492,3 +492,25 @@ def test_update_oriented_image_from_array_takes_reference_geometry(mrml_scene):
         update_oriented_image_from_array(target, np.zeros((1, 3, 4)), reference=source)
     with pytest.raises(InputError, match="vtkOrientedImageData or an Image"):
         array_to_oriented_image(mask, "grid")
+
+
+def test_closed_surface_segment_is_rasterised_on_the_reference_grid(mrml_scene):
+    """A segment that exists only as a closed surface (model, RTSTRUCT import) is converted to a
+    binary labelmap by Slicer's converter; its volume matches the analytic sphere volume."""
+    grid = Image(np.zeros((40, 40, 40), np.int16), (1.0, 1.0, 1.0), (-20.0, -20.0, -20.0))
+    volume = image_to_volume_node(grid)
+    node = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    node.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+    sphere = vtk.vtkSphereSource()
+    sphere.SetRadius(10.0)
+    sphere.SetThetaResolution(64)
+    sphere.SetPhiResolution(64)
+    sphere.Update()
+    node.GetSegmentation().SetSourceRepresentationName(
+        slicer.vtkSegmentationConverter.GetClosedSurfaceRepresentationName())
+    node.AddSegmentFromClosedSurfaceRepresentation(sphere.GetOutput(), "sphere", [0.2, 0.8, 0.2])
+    ls = segmentation_node_to_labelset(node, reference_volume=volume)
+    expected = 4.0 / 3.0 * np.pi * 10.0**3  # mm³ with 1 mm voxels
+    assert abs(ls["sphere"].voxel_count - expected) / expected < 0.05
+    zc, yc, xc = np.argwhere(ls["sphere"].mask).mean(axis=0)
+    assert np.allclose((zc, yc, xc), (20.0, 20.0, 20.0), atol=0.1)  # voxel 20 is at the origin, the centre
