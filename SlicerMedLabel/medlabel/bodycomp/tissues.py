@@ -2,7 +2,8 @@
 
 Method (per axial slice)
 ------------------------
-1. **Body**: the largest connected region above -500 HU, holes filled (lungs, bowel gas).
+1. **Body**: the largest connected region at or above the lowest fat HU (-190), holes filled
+   (lungs, bowel gas); partial-volume voxels of the air/skin edge fall outside it.
 2. **Tissue classes by HU window** (presets below; the Alberta protocol of Mitsiopoulos et al.,
    J Appl Physiol 1998;85:115-122 and Mourtzakis et al., Appl Physiol Nutr Metab 2008;33:997-1006):
    muscle -29..150 HU, subcutaneous/intermuscular fat -190..-30 HU, visceral fat -150..-50 HU.
@@ -130,6 +131,36 @@ def _posterior_sign(direction: np.ndarray) -> int:
     return 1 if direction[1, 1] >= 0 else -1
 
 
+def _ray_compartment(wall: np.ndarray, body: np.ndarray, spacing_yx: tuple[float, float], *, gap_mm: float,
+                     n_bins: int = 360, window_deg: float = 31.0) -> np.ndarray:
+    """Star-shaped estimate of the region inside the muscle wall, robust to gaps in the wall.
+
+    From the body centre, the outermost wall pixel is found in each of ``n_bins`` directions; a
+    direction whose radius differs by more than ``gap_mm`` from the running median of its
+    neighbours (``window_deg``) looks through a gap (umbilicus, thin linea alba, fat channel) or
+    hits a stray septum, and takes the median. The region is shrunk by two pixels so that where
+    the wall is closed the pixel-exact outline from the morphological fill decides.
+    """
+    out = np.zeros_like(wall)
+    if gap_mm <= 0 or not wall.any():
+        return out
+    sy, sx = spacing_yx
+    yy, xx = np.nonzero(body)
+    cy, cx = yy.mean(), xx.mean()
+    gy, gx = np.mgrid[0:wall.shape[0], 0:wall.shape[1]]
+    radius = np.hypot((gy - cy) * sy, (gx - cx) * sx)
+    theta = np.arctan2((gy - cy) * sy, (gx - cx) * sx)
+    bins = np.minimum(((theta + np.pi) / (2 * np.pi) * n_bins).astype(int), n_bins - 1)
+    r_wall = np.zeros(n_bins)
+    np.maximum.at(r_wall, bins[wall], radius[wall])
+    size = max(3, int(round(window_deg / 360.0 * n_bins)) | 1)
+    med = ndi.median_filter(r_wall, size=size, mode="wrap")
+    r_use = np.where(np.abs(r_wall - med) > gap_mm, med, r_wall)
+    centres = (np.arange(n_bins) + 0.5) / n_bins * 2 * np.pi - np.pi
+    r_pix = np.interp(theta, centres, r_use, period=2 * np.pi)
+    return body & (radius <= r_pix - 2.0 * max(sy, sx))
+
+
 @dataclass
 class _SliceLabels:
     body: np.ndarray
@@ -142,11 +173,12 @@ class _SliceLabels:
 
 def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows, *, skin_mm: float,
                  close_mm: float, n_angles: int, max_wall_mm: float, island_mm2: float,
-                 posterior: int, max_front_wall_mm: float = 30.0, grow_mm: float = 6.0, ray_depth: bool = False) -> _SliceLabels:
+                 posterior: int, gap_mm: float = 10.0, spine_half_width_mm: float = 60.0, speck_mm2: float = 100.0, pocket_mm: float = 12.0, max_front_wall_mm: float = 30.0, grow_mm: float = 6.0, ray_depth: bool = False) -> _SliceLabels:
     sy, sx = spacing_yx
     px_mm2 = sy * sx
     empty = np.zeros(hu.shape, bool)
-    body = hu > -500.0
+    # partial-volume voxels between air and skin are darker than fat: the body starts at fat HU
+    body = hu >= min(win.sat_hu[0], win.imat_hu[0], win.vat_hu[0])
     body = ndi.binary_opening(body, structure=_disk(2.0, spacing_yx)) if body.any() else body
     if not body.any():
         return _SliceLabels(empty, empty, empty, empty, empty, empty)
@@ -160,18 +192,39 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
 
     # compartment inside the muscle wall's outer fascia
     wall = soft | (dense & inner)
+    # specks of skin or fascia inside the subcutaneous fat must not close the ring outside the wall
+    lab_w, n_w = ndi.label(wall)
+    if n_w > 1:
+        sizes = np.bincount(lab_w.ravel()) * px_mm2
+        sizes[0] = np.inf
+        wall = wall & (sizes[lab_w] >= speck_mm2)
+    ray_comp = _ray_compartment(wall, body, spacing_yx, gap_mm=gap_mm)
     comp = np.zeros_like(body)
     for r in (close_mm, 2 * close_mm, 4 * close_mm):
         closed = ndi.binary_closing(wall, structure=_disk(r, spacing_yx), border_value=0)
-        comp = ndi.binary_fill_holes(closed) & body
+        comp = (ndi.binary_fill_holes(closed) & body) | ray_comp
         comp = _largest(comp)
         # a closed ring encloses the cavity: its filled area is far larger than the wall itself
         if comp.sum() > 1.6 * (comp & wall).sum():
             break
     comp = ndi.binary_fill_holes(comp)
+    # subcutaneous fat pockets that the closing enclosed (deep SAT behind a fascia line): fat regions
+    # of the compartment that touch its outline and stay shallow belong to SAT
+    fat_in = comp & ~wall & _in(hu, win.sat_hu)
+    if fat_in.any():
+        d_comp = ndi.distance_transform_edt(comp, sampling=spacing_yx)
+        lab_f, n_f = ndi.label(fat_in)
+        idx = np.arange(1, n_f + 1)
+        touches = ndi.minimum(d_comp, lab_f, idx) <= 1.01 * max(sy, sx)
+        deep = ndi.maximum(d_comp, lab_f, idx)
+        pockets = idx[np.asarray(touches) & (np.asarray(deep) <= pocket_mm)]
+        if len(pockets):
+            comp = comp & ~np.isin(lab_f, pockets)
+            comp = ndi.binary_fill_holes(_largest(comp))
 
     # vertebra: the dense region (holes filled: spinal canal) nearest the posterior midline
-    dense_filled = ndi.binary_fill_holes(ndi.binary_closing(dense, structure=_disk(2.0, spacing_yx)) | dense)
+    bone_close = _disk(max(2.0, 1.5 * max(sy, sx)), spacing_yx)
+    dense_filled = ndi.binary_fill_holes(ndi.binary_closing(dense, structure=bone_close) | dense)
     lab_d, n_d = ndi.label(dense_filled & comp)
     vertebra = np.zeros_like(body)
     if n_d:
@@ -182,9 +235,10 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         sizes = ndi.sum_labels(np.ones_like(hu), lab_d, index=np.arange(1, n_d + 1)) * px_mm2
         cents = np.array(ndi.center_of_mass(np.ones_like(hu), lab_d, index=np.arange(1, n_d + 1)))
         dist = np.hypot((cents[:, 0] - target[0]) * sy, (cents[:, 1] - target[1]) * sx)
-        dist[sizes < 200.0] = np.inf  # a vertebra is > 2 cm² in any adult
-        if np.isfinite(dist).any():
-            vertebra = lab_d == int(np.argmin(dist)) + 1
+        score = sizes * np.exp(-dist / 40.0)
+        score[sizes < 200.0] = 0.0  # a vertebra is > 2 cm² in any adult
+        if score.max() > 0:
+            vertebra = lab_d == int(np.argmax(score)) + 1
 
     # wall depth along rays from the compartment centre
     depth = ndi.distance_transform_edt(comp, sampling=spacing_yx)
@@ -198,27 +252,39 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         r_max = np.zeros(n_angles)
         np.maximum.at(r_max, bins[comp], radius[comp])
         depth = np.where(comp, r_max[bins] - radius + 0.5 * min(sy, sx), 0.0)
-    nonsoft = comp & ~soft
+    nonsoft = comp & ~soft & ~dense_filled  # fat, gas, lung: bone (ribs, processes) does not end the wall
     lab_n, n_n = ndi.label(nonsoft)
     if n_n:
         sizes = np.bincount(lab_n.ravel()) * px_mm2
         sizes[0] = 0
         big = sizes[lab_n] >= island_mm2
-        terminator = nonsoft & (big | dense_filled) & ~vertebra & (depth > 0.0)
+        terminator = nonsoft & big & (depth > 0.0)
     else:
         terminator = np.zeros_like(body)
     t = np.full(n_angles, np.inf)
     if terminator.any():
         np.minimum.at(t, bins[terminator], depth[terminator])
     centres = (np.arange(n_angles) + 0.5) / n_angles * 2 * np.pi - np.pi
-    backward = np.sin(centres) * posterior > 0.5  # rays toward the back: paraspinal muscles
-    cap = np.where(backward, max_wall_mm, max_front_wall_mm)
+    if vertebra.any():
+        # rays that pass the spine reach the paraspinal muscles, the deepest of the wall
+        vy, vx = np.nonzero(vertebra)
+        vdy, vdx = (vy.mean() - cy) * sy, (vx.mean() - cx) * sx
+        half_angle = np.arctan2(spine_half_width_mm, np.hypot(vdy, vdx) + 40.0)
+        diff = np.angle(np.exp(1j * (centres - np.arctan2(vdy, vdx))))
+        spine = np.abs(diff) <= half_angle
+    else:
+        spine = np.sin(centres) * posterior > 0.7
+    cap = np.where(spine, max_wall_mm, max_front_wall_mm)
+    t = np.where(spine & (t > cap), cap, t)  # behind the spine the wall reaches the vertebra
     ok = np.isfinite(t) & (t <= cap)
+    front_ok = ok & ~spine
+    front_ref = float(np.median(t[front_ok])) if front_ok.any() else 0.5 * max_front_wall_mm
     if ok.sum() >= 3:
         idx = np.arange(n_angles)
         filled = np.interp(idx, idx[ok], t[ok], period=n_angles)
     else:
         filled = np.minimum(t, cap)
+    filled = np.where(spine, filled, np.minimum(filled, front_ref))
     ref = ndi.median_filter(filled, size=max(3, n_angles // 12) | 1, mode="wrap")
     suspicious = ~ok | (t > 1.5 * ref + 6.0)
     t_final = np.where(suspicious, ref, t)
@@ -270,6 +336,12 @@ def label_tissues(
     n_angles: int = 180,
     max_wall_mm: float = 80.0,
     island_mm2: float = 150.0,
+    max_front_wall_mm: float = 30.0,
+    spine_half_width_mm: float = 60.0,
+    grow_mm: float = 6.0,
+    pocket_mm: float = 0.0,
+    speck_mm2: float = 100.0,
+    gap_mm: float = 10.0,
     progress: Callable[[float, str], None] | None = None,
 ) -> LabelSet:
     """Rule-based skeletal muscle, SAT, VAT, IMAT, bone and body outline on axial CT slices.
@@ -329,6 +401,9 @@ def label_tissues(
     for name, v in (("skin_mm", skin_mm), ("close_mm", close_mm), ("max_wall_mm", max_wall_mm)):
         if not v > 0:
             raise InputError(f"label_tissues: {name} must be > 0 mm; got {v}")
+    extra = {"max_front_wall_mm": max_front_wall_mm, "spine_half_width_mm": spine_half_width_mm,
+             "grow_mm": grow_mm, "pocket_mm": pocket_mm, "speck_mm2": speck_mm2,
+             "gap_mm": gap_mm}
     spacing_yx = (image.spacing_mm[1], image.spacing_mm[2])
     posterior = _posterior_sign(image.direction)
     masks = {n: np.zeros(image.shape, bool) for n in TISSUE_NAMES}
@@ -336,7 +411,7 @@ def label_tissues(
     for i, k in enumerate(ks):
         sl = _label_slice(hu_all[k].astype(np.float32), spacing_yx, win, skin_mm=skin_mm, close_mm=close_mm,
                           n_angles=n_angles, max_wall_mm=max_wall_mm, island_mm2=island_mm2,
-                          posterior=posterior)
+                          posterior=posterior, **extra)
         masks["body"][k] = sl.body
         masks["skeletal_muscle"][k] = sl.muscle
         masks["intermuscular_fat"][k] = sl.imat
@@ -351,7 +426,7 @@ def label_tissues(
     tags = {k: v.replace("|", "/") for k, v in tags.items()}
     meta = {"windows": win.to_dict(), "windows_text": win.as_text(), "preset": win.name, "model": model,
             "slice_indices": ks, "options": {"skin_mm": skin_mm, "close_mm": close_mm, "n_angles": n_angles,
-                                             "max_wall_mm": max_wall_mm, "island_mm2": island_mm2}}
+                                             "max_wall_mm": max_wall_mm, "island_mm2": island_mm2, **extra}}
     labels = LabelSet(image, meta=meta)
     for name in TISSUE_NAMES:
         labels.add_mask(name, masks[name], terminology=name, tags=tags)
