@@ -17,6 +17,8 @@ from .errors import MedLabelError
 
 #: sub-command modules, in the order shown by ``--help``
 COMMAND_MODULES: list[str] = [
+    "medlabel.commands.info",
+    "medlabel.commands.demo",
 ]
 
 
