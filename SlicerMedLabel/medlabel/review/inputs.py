@@ -164,11 +164,12 @@ def load_annotations(inputs: Sequence[str | os.PathLike] | str | os.PathLike = (
             continue
         ls = io.read_segmentation(f)
         if label_names and not f.name.lower().endswith(".seg.nrrd"):
-            for seg in list(ls):
+            renamed = LabelSet(ls.geometry, meta=dict(ls.meta))
+            for seg in ls:
                 value = int(seg.name.rsplit("_", 1)[-1]) if seg.name.startswith("Segment_") else None
-                if value in label_names:
-                    ls.add(seg.copy(name=label_names[value]), replace_existing=False)
-                    ls.remove(seg.name)
+                name = label_names.get(value, seg.name)
+                renamed.add(seg.copy(name=name, id=name))
+            ls = renamed
         info = man.get(str(f.resolve()), {})
         ann = annotation_from_labelset(ls, annotator=info.get("annotator") or _tag_value(ls, TAG_ANNOTATOR)
                                        or _stem(f), skill=info.get("skill"), tool=info.get("tool"), source=str(f))
