@@ -1,0 +1,1 @@
+"""Qt-free module logic and tab widgets of the SlicerMedLabel module."""
