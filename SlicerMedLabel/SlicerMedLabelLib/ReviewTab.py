@@ -9,7 +9,7 @@ import slicer
 from .review_logic import ReviewLogic
 
 METHODS = [("STAPLE", "staple"), ("Majority vote", "majority"), ("k of n", "kofn"),
-           ("Vote weighted by STAPLE performance", "weighted")]
+           ("Vote weighted by STAPLE performance", "weighted"), ("Multi-label STAPLE (all structures)", "multilabel")]
 
 
 class ReviewTab:

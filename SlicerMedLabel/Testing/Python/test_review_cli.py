@@ -14,6 +14,7 @@ from medlabel.labels import LabelSet
 from medlabel.phantom import make_l3_phantom
 from medlabel.review.agreement import dice
 from medlabel.review.simulate import simulate_annotators
+from medlabel.review.staple import multilabel_staple
 
 READERS = [str(data_path(f"lidc_idri_0314/reader{i}.nii.gz")) for i in range(1, 5)]
 
@@ -65,3 +66,11 @@ def test_consensus_on_a_simulated_team(tmp_path):
     review = pd.read_csv(out / "review.csv")
     assert set(review["decision"]) <= {"accept", "redo", "adjudicate"} and len(review) == 15
     assert (review[review.skill == "novice"]["reference"] == "consensus").all()
+    # one multi-label STAPLE over the three structures
+    assert main(["consensus", str(tmp_path / "in"), "-o", str(tmp_path / "ml"), "--method", "multilabel"]) == 0
+    ml = io.read_seg_nrrd(tmp_path / "ml" / "consensus.seg.nrrd")
+    maps = [ls.to_labelmap(order=names).astype(np.uint8) for ls in team]
+    ref = multilabel_staple(maps).labels
+    for i, s in enumerate(names, start=1):
+        np.testing.assert_array_equal(ml[s].mask, ref == i)
+        assert dice(ml[s].mask, truth[s].mask) > np.mean([dice(ls[s].mask, truth[s].mask) for ls in team]), s

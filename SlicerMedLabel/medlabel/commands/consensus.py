@@ -28,8 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "(CSV + XLSX), flags, review decisions, a disagreement map and a pairwise-Dice heat map.")
     p.add_argument("inputs", nargs="*", type=Path, help="segmentation files and/or folders of them")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    p.add_argument("--method", choices=["staple", "majority", "kofn", "weighted"], default="staple",
-                   help="consensus method (default: staple; weighted = vote weighted by STAPLE performance)")
+    p.add_argument("--method", choices=["staple", "majority", "kofn", "weighted", "multilabel"], default="staple",
+                   help="consensus method (default: staple per structure; weighted = vote weighted by STAPLE "
+                        "performance; multilabel = one multi-label STAPLE over all structures)")
     p.add_argument("--k", type=int, help="for --method kofn: how many annotators must agree")
     p.add_argument("--manifest", type=Path, help="CSV with columns file, annotator[, skill, tool]")
     p.add_argument("--label-names", help="names for label-map values, e.g. 1=nodule,2=core")

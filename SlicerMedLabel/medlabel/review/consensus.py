@@ -13,11 +13,11 @@ from ..labels import TAG_ANNOTATOR, TAG_SOURCE, TAG_STATUS, TAG_TOOL, LabelSet, 
 from .agreement import agreement_tables, disagreement_map
 from .flags import review_flags
 from .inputs import Annotation, align_annotations, structure_names
-from .staple import staple
+from .staple import multilabel_staple, staple
 from .voting import k_of_n, majority_vote, performance_weights, weighted_vote
 from .workflow import review_decisions
 
-METHODS = ("staple", "majority", "kofn", "weighted")
+METHODS = ("staple", "majority", "kofn", "weighted", "multilabel")
 TAG_METHOD = "MedLabel.ConsensusMethod"
 TAG_ANNOTATORS = "MedLabel.ConsensusOf"
 
@@ -59,9 +59,11 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
     ----------
     annotations : sequence of Annotation
         Two or more; grids that differ but overlap are resampled onto the first one (warning).
-    method : {'staple', 'majority', 'kofn', 'weighted'}, keyword-only
+    method : {'staple', 'majority', 'kofn', 'weighted', 'multilabel'}, keyword-only
         Consensus per structure: binary STAPLE (mask = posterior >= 0.5), strict majority, k-of-n
-        (needs ``k``), or a vote weighted by STAPLE's Youden J per annotator.
+        (needs ``k``), a vote weighted by STAPLE's Youden J per annotator, or one multi-label STAPLE
+        over all structures (each annotator's segments as one label map, later segment wins on
+        overlap; voxels with a tied posterior belong to no structure).
     k : int, optional
         For 'kofn'.
     min_dice, tolerance_mm : float
@@ -95,11 +97,28 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
     probability: dict[str, np.ndarray] = {}
     disagreement = np.zeros(geom.shape, np.uint8)
     perf_rows = []
+    ml = None
+    if method == "multilabel":
+        progress(0.05, f"multi-label STAPLE of {len(structures)} structures")
+        maps = [a.labels.to_labelmap(order=[s for s in structures if s in a.labels]) for a in anns]
+        # renumber so that value i+1 means structures[i] for every annotator
+        fixed = []
+        for a, lm in zip(anns, maps, strict=True):
+            present = [s for s in structures if s in a.labels]
+            lut = np.zeros(len(present) + 1, np.uint16)
+            for j, s in enumerate(present, start=1):
+                lut[j] = structures.index(s) + 1
+            fixed.append(lut[lm].astype(np.uint8 if len(structures) < 255 else np.uint16))
+        ml = multilabel_staple(fixed)
     for si, s in enumerate(structures):
         have = [a for a in anns if s in a.labels]
         masks = [a.labels[s].mask for a in have]
         progress(0.05 + 0.45 * si / len(structures), f"consensus of '{s}' ({method}, {len(masks)} annotators)")
-        if method in ("staple", "weighted"):
+        if ml is not None:
+            value = structures.index(s) + 1
+            mask = ml.labels == value
+            probability[s] = ml.probability(value) if value < ml.confusion.shape[2] else np.zeros(geom.shape)
+        elif method in ("staple", "weighted"):
             r = staple(masks)
             for a, p, q in zip(have, r.sensitivity, r.specificity, strict=True):
                 perf_rows.append({"structure": s, "annotator": a.annotator, "staple_sensitivity": float(p),
