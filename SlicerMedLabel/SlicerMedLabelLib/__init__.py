@@ -1,4 +1,3 @@
-<<<<<<< HEAD
 """SlicerMedLabel module library.
 
 * ``<topic>_logic.py``: Qt-free logic (slicer + vtk + engine + bridge); runs in the desktop app and
@@ -9,6 +8,3 @@
 Nothing here is imported eagerly: the main module imports each tab lazily so that one broken tab
 cannot stop the module from loading.
 """
-=======
-"""Qt-free module logic and tab widgets of the SlicerMedLabel module."""
->>>>>>> review
