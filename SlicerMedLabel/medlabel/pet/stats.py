@@ -9,7 +9,8 @@ Definitions
   2009;50 Suppl 1:122S-150S; Boellaard et al., EANM guideline, Eur J Nucl Med Mol Imaging
   2015;42:328-354). Voxels are weighted by the fraction of their volume inside the sphere
   (sub-voxel sampling), so the sphere is 1 cm³ on any grid; near the image border only voxels inside
-  the image count.
+  the image count. Because the sphere may reach voxels outside a small or tight segment, SUVpeak can
+  exceed that segment's SUVmax (then the segment missed hotter tissue next to it).
 * MTV (metabolic tumour volume, ml): region volume. The region is the segment itself (threshold
   'none'), or the voxels of the segment with SUV >= ``threshold_value`` × SUVmax (threshold
   'relative', e.g. 0.41, Boellaard 2015) or SUV >= ``threshold_value`` (threshold 'absolute', e.g.
