@@ -166,45 +166,44 @@ def segment_pet_stats(
         threshold_value = DEFAULT_THRESHOLD[threshold]
     if threshold == ThresholdMode.RELATIVE and not (0 < threshold_value <= 1):
         raise InputError(f"threshold_value for 'relative' is a fraction of SUVmax in (0, 1]; got {threshold_value}")
-    w = region.astype(np.float64) if region.dtype != bool else region.astype(np.float64)
-    if np.any((w < 0) | (w > 1)):
+    if region.dtype != bool and np.any((region < 0) | (region > 1)):
         raise InputError("segment fractions must lie in 0..1")
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
+    nan = float("nan")
+    out: dict[str, Any] = {"threshold": threshold.value, "threshold_suv": nan}
+    nz = np.argwhere(region > 0) if region.dtype != bool else np.argwhere(region)
+    if len(nz) == 0:
+        out.update(voxel_count=0, volume_ml=0.0, suv_max=nan, suv_mean=nan, suv_std=nan, suv_peak=nan,
+                   mtv_ml=0.0, tlg=0.0, mtv_voxel_count=0)
+        return out
+    # work on the region's bounding box only (a lesion on a whole-body grid is small)
+    lo, hi = nz.min(0), nz.max(0) + 1
+    box = (slice(lo[0], hi[0]), slice(lo[1], hi[1]), slice(lo[2], hi[2]))
+    w = region[box].astype(np.float64)
+    s = suv[box]
     support = w >= 0.5
     if not support.any():
         support = w > 0
-    nan = float("nan")
-    out: dict[str, Any] = {
-        "voxel_count": int(support.sum()), "volume_ml": float(w.sum() * voxel_ml),
-        "threshold": threshold.value if threshold != ThresholdMode.NONE else "none",
-        "threshold_suv": nan,
-    }
-    if not support.any():
-        out.update(suv_max=nan, suv_mean=nan, suv_std=nan, suv_peak=nan, mtv_ml=0.0, tlg=0.0,
-                   mtv_voxel_count=0)
-        return out
-    vals = suv[support]
+    vals = s[support]
     suv_max = float(vals.max())
     wsum = w.sum()
-    mean = float((w * suv).sum() / wsum)
-    std = float(np.sqrt((w * (suv - mean) ** 2).sum() / wsum))
-    # SUVpeak over sphere centres in the support
+    mean = float((w * s).sum() / wsum)
+    std = float(np.sqrt((w * (s - mean) ** 2).sum() / wsum))
+    # SUVpeak over sphere centres in the support (the sphere may reach outside the box)
     k = sphere_kernel(spacing_mm, volume_ml=peak_volume_ml) if kernel is None else kernel
-    idx = np.argwhere(support)
-    lo, hi = idx.min(0), idx.max(0) + 1
     local = _normalized_local_mean(suv, k, lo, hi)
-    sub_support = support[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
-    peak = float(local[sub_support].max())
+    peak = float(local[support].max())
     # MTV region
     if threshold == ThresholdMode.NONE:
         thr = nan
         wt = w
     else:
         thr = threshold_value * suv_max if threshold == ThresholdMode.RELATIVE else float(threshold_value)
-        wt = np.where(suv >= thr, w, 0.0)
+        wt = np.where(s >= thr, w, 0.0)
     mtv = float(wt.sum() * voxel_ml)
-    mtv_mean = float((wt * suv).sum() / wt.sum()) if wt.sum() > 0 else nan
-    out.update(suv_max=suv_max, suv_mean=mean, suv_std=std, suv_peak=peak, mtv_ml=mtv,
+    mtv_mean = float((wt * s).sum() / wt.sum()) if wt.sum() > 0 else nan
+    out.update(voxel_count=int(support.sum()), volume_ml=float(wsum * voxel_ml), suv_max=suv_max,
+               suv_mean=mean, suv_std=std, suv_peak=peak, mtv_ml=mtv,
                tlg=float(mtv_mean * mtv) if mtv > 0 else 0.0,
                mtv_voxel_count=int(((wt >= 0.5) if region.dtype != bool else (wt > 0)).sum()),
                threshold_suv=thr)
