@@ -219,7 +219,9 @@ def read_dicom_seg(path: str | Path, *, reference: Image | Geometry | str | Path
                             f"image (index {rk[i].tolist()}, shape {tuple(geo.shape)}); wrong reference series?")
     masks: dict[int, np.ndarray] = {}
     for f in range(len(frames)):
-        m = masks.setdefault(int(seg_no[f]), np.zeros(geo.shape, bool))
+        m = masks.get(int(seg_no[f]))
+        if m is None:
+            m = masks[int(seg_no[f])] = np.zeros(geo.shape, bool)
         k, j0, i0 = rk[f]
         ys, xs = slice(max(j0, 0), min(j0 + rows, shape[1])), slice(max(i0, 0), min(i0 + cols, shape[2]))
         fr = frames[f][ys.start - j0: ys.stop - j0, xs.start - i0: xs.stop - i0]
