@@ -18,6 +18,7 @@ from .errors import MedLabelError
 #: sub-command modules, in the order shown by ``--help``
 COMMAND_MODULES: list[str] = [
     "medlabel.commands.info",
+    "medlabel.commands.pet_stats",
     "medlabel.commands.demo",
     "medlabel.commands.consensus",
 ]
