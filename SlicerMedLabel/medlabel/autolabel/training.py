@@ -55,6 +55,8 @@ class TrainingSample:
         Case id (file name) for reports.
     slice_index : int
         Index of the slice in its volume (-1 if unknown).
+    source : str
+        Data source (e.g. ``"phantom"``, ``"rule-based:CRLM"``), for per-source metrics.
     """
 
     ct_hu: np.ndarray
@@ -63,6 +65,7 @@ class TrainingSample:
     patient: str
     case: str = ""
     slice_index: int = -1
+    source: str = ""
 
     def __post_init__(self) -> None:
         self.ct_hu = np.asarray(self.ct_hu, np.float32)
@@ -246,21 +249,27 @@ def _save_state(obj, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue(), force=True)
 
 
-def evaluate_model(model, samples: Sequence[TrainingSample], *, progress: Progress | None = None) -> pd.DataFrame:
+def evaluate_model(model, samples: Sequence[TrainingSample], *, regions: Sequence[str] | None = None,
+                   progress: Progress | None = None) -> pd.DataFrame:
     """Per-slice, per-region IoU/Dice of ``model`` on labelled samples (at the samples' own resolution).
 
     Returns the :func:`~medlabel.autolabel.evaluate.labelmap_scores` rows of all samples, with
-    ``case`` = ``<case>[<slice>]`` and a ``patient`` column.
+    ``case`` = ``<case>[<slice>]``, ``patient`` and ``source`` columns. ``regions`` keeps only those
+    regions (for references that label only some tissues).
     """
     frames = []
     for i, s in enumerate(samples):
         pred = model.predict_labelmap(s.ct_hu[None], s.spacing_yx_mm)[0]
         df = labelmap_scores(pred, s.labels, model.card.label_names, case=f"{s.case}[{s.slice_index}]")
         df.insert(1, "patient", s.patient)
+        df.insert(2, "source", s.source)
         frames.append(df)
         if progress:
             progress((i + 1) / len(samples), f"evaluating {i + 1}/{len(samples)}")
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    if regions is not None:
+        out = out[out["region"].isin(list(regions))].reset_index(drop=True)
+    return out
 
 
 def summarise_scores(scores: pd.DataFrame) -> dict:
@@ -283,6 +292,7 @@ def train_model(samples: Sequence[TrainingSample], out_dir: str | Path, *, confi
                 init_from: ModelCard | TorchUNetModel | None = None,
                 validation: Sequence[TrainingSample] | None = None,
                 test: Sequence[TrainingSample] | None = None,
+                extra_eval: dict[str, tuple[Sequence[TrainingSample], Sequence[str] | None]] | None = None,
                 resume: bool = True, force: bool = False, progress: Progress | None = None) -> TrainResult:
     """Train (or fine-tune) a tissue U-Net and write weights, card, learning curve and history.
 
@@ -297,7 +307,11 @@ def train_model(samples: Sequence[TrainingSample], out_dir: str | Path, *, confi
     init_from : ModelCard or TorchUNetModel, optional
         Fine-tune: start from this model's weights; its network, spacing, window and labels are kept.
     validation, test : sequence of TrainingSample, optional
-        Explicit validation set; held-in test set scored at the end and written into the card.
+        Explicit validation set; held-in test set scored at the end and written into the card
+        (``metrics["test"]``, and ``metrics["test_by_source"]`` per :attr:`TrainingSample.source`).
+    extra_eval : dict name -> sequence of TrainingSample, optional
+        Further labelled sets ``(samples, regions or None)`` scored into ``metrics["extra"][name]`` (e.g.
+        another reference's labels on slices of a training patient; say so in the name).
     resume : bool
         Continue from ``out_dir/checkpoint.pt`` when present (settings must match).
     force : bool
@@ -434,10 +448,15 @@ def train_model(samples: Sequence[TrainingSample], out_dir: str | Path, *, confi
     if test:
         test_scores = evaluate_model(model, test)
         card.metrics["test"] = summarise_scores(test_scores)
+        if test_scores["source"].astype(bool).any():
+            card.metrics["test_by_source"] = {src: summarise_scores(part)
+                                              for src, part in test_scores.groupby("source", sort=False)}
         card.training_data["test_patients"] = sorted({s.patient for s in test})
         atomic_write_bytes(out_dir / "test_scores.csv", test_scores.to_csv(index=False).encode(), force=True)
         plot_iou_bins(iou_bins(test_scores), out_dir / "iou_bins.png", title=f"{cfg.name}: IoU on test slices",
                       force=True)
+    for name, (extra, regions) in (extra_eval or {}).items():
+        card.metrics.setdefault("extra", {})[name] = summarise_scores(evaluate_model(model, extra, regions=regions))
     atomic_write_bytes(out_dir / "history.csv", hist.to_csv(index=False).encode(), force=True)
     plot_learning_curve(hist, out_dir / "learning_curve.png", title=cfg.name, best_epoch=best["epoch"])
     card.write(card_path, force=True)
