@@ -26,6 +26,7 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleWidget,
 )
 from slicer.util import VTKObservationMixin
+
 from SlicerMedLabelLib.dependencies import ensure_packages
 from SlicerMedLabelLib.main_logic import SlicerMedLabelLogic, build_tab
 
@@ -251,6 +252,7 @@ class SlicerMedLabelTest(ScriptedLoadableModuleTest):
 
     def test_PhantomSaveAndReload(self):
         import numpy as np
+
         from medlabel.io import read_seg_nrrd
         from medlabel.phantom import make_l3_phantom
         from medlabel.slicer_bridge import volume_node_to_image

@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO / "SlicerMedLabel"))
 
 import slicer  # noqa: E402
 import vtk  # noqa: E402
+
 from medlabel.image import Image  # noqa: E402
 from medlabel.phantom import make_l3_phantom  # noqa: E402
 from medlabel.slicer_bridge import (  # noqa: E402

@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import slicer
+
     from medlabel.io import read_seg_nrrd
     from medlabel.slicer_bridge import segmentation_node_to_labelset, volume_node_to_image
     from medlabel.slicer_bridge.headless import headless_scene

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import slicer
+
 from medlabel.errors import InputError
 from medlabel.slicer_bridge import (
     dataframe_to_table_node,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bridge_fixtures
 import nrrd
 import numpy as np
 import pandas as pd
@@ -10,6 +9,8 @@ import pytest
 import SimpleITK as sitk
 import slicer
 import vtk
+
+import bridge_fixtures
 from conftest import data_path
 from medlabel.errors import GeometryError, InputError
 from medlabel.image import Image

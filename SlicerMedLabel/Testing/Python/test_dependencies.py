@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
 from medlabel.errors import MissingDependencyError
 from SlicerMedLabelLib import dependencies as dep
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import bridge_fixtures
 import numpy as np
 import pandas as pd
 import pydicom
 import pytest
 import SimpleITK as sitk
+
+import bridge_fixtures
 from conftest import data_path
 from medlabel.errors import GeometryError, InputError, OutputExistsError, ReadError
 from medlabel.io import read_image, read_seg_nrrd
