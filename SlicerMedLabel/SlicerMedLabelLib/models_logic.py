@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import vtk
+
 from medlabel.errors import InputError, MissingDependencyError
 from medlabel.labels import LabelSet
 from medlabel.slicer_bridge import (

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import bridge_fixtures
 import numpy as np
 import pytest
+
+import bridge_fixtures
 from medlabel.autolabel import predict
 from medlabel.autolabel.registry import default_registry
 from medlabel.errors import InputError
