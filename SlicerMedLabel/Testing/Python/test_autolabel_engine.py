@@ -243,3 +243,17 @@ def test_plot_iou_bins_writes_png_and_respects_force(tmp_path):
     assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(OutputExistsError):
         plot_iou_bins(table, p)
+
+
+def test_importing_the_engine_does_not_import_torch():
+    """torch is heavy and optional: only building/running a network imports it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; import medlabel.autolabel, medlabel.autolabel.registry, medlabel.autolabel.dataset; "
+            "from medlabel.autolabel import default_registry; default_registry(user_dirs=[]); "
+            "print('torch' in sys.modules)")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    assert out.stdout.strip() == "False"
