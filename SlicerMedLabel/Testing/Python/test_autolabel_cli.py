@@ -83,7 +83,7 @@ def test_train_pseudolabel_autolabel_cycle(tmp_path, capsys):
 
 
 def test_autolabel_command_rule_based_and_errors(tmp_path, capsys):
-    image, _ = write_case(tmp_path, 7, labelled=False)
+    image, _ = write_case(tmp_path, 7, labelled=True)
     out = tmp_path / "out.seg.nrrd"
     args = ["autolabel", str(tmp_path / "case7.nrrd"), "-o", str(out), "--model", "rule-based-bodycomp",
             "--slices", "1", "--models-dir", str(tmp_path / "none"), "--no-progress"]
@@ -91,6 +91,18 @@ def test_autolabel_command_rule_based_and_errors(tmp_path, capsys):
     ls = io.read_seg_nrrd(out)
     assert ls["skeletal_muscle"].mask[1].sum() > 0 and not ls["skeletal_muscle"].mask[0].any()
     assert ls["skeletal_muscle"].tags[TAG_MODEL].startswith("rule-based-bodycomp@")
+    # scoring against the reference: IoU per region on the labelled slice, bins table and chart
+    scored = tmp_path / "scored.seg.nrrd"
+    assert main([*args[:3], str(scored), *args[4:], "--reference", str(tmp_path / "case7.seg.nrrd"),
+                 "--scores", str(tmp_path / "scores.csv"), "--bins-png", str(tmp_path / "bins.png")]) == 0
+    import pandas as pd
+
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    truth = io.read_seg_nrrd(tmp_path / "case7.seg.nrrd")
+    row = scores[(scores["region"] == "skeletal_muscle") & (scores["case"] == "slice 1")].iloc[0]
+    p, t = ls["skeletal_muscle"].mask[1], truth["skeletal_muscle"].mask[1]
+    assert row["iou"] == pytest.approx((p & t).sum() / (p | t).sum())
+    assert (tmp_path / "bins.png").read_bytes()[:4] == b"\x89PNG"
     assert main(args) == 2  # refuses to overwrite
     assert "exists" in capsys.readouterr().err
     assert main(["autolabel", str(tmp_path / "case7.nrrd"), "-o", str(tmp_path / "x.seg.nrrd"), "--model", "nope",

@@ -93,6 +93,7 @@ class TrainConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     patience: int = 8
+    class_weighting: bool = False
     steps_per_epoch: int | None = None
     val_fraction: float = 0.25
     augment: bool = True
@@ -202,10 +203,10 @@ def _batch(items, idx, crop: int, gen, cfg: TrainConfig, augment: bool):
     return x, y
 
 
-def _loss(logits, y, n_classes: int):
+def _loss(logits, y, n_classes: int, weight=None):
     from .net import F
 
-    ce = F.cross_entropy(logits, y)
+    ce = F.cross_entropy(logits, y, weight=weight)
     prob = logits.softmax(dim=1)
     onehot = F.one_hot(y, n_classes).permute(0, 3, 1, 2).float()
     dims = (0, 2, 3)
@@ -213,6 +214,18 @@ def _loss(logits, y, n_classes: int):
     denom = prob.sum(dims)[1:] + onehot.sum(dims)[1:]
     dice = (2 * inter + 1.0) / (denom + 1.0)
     return ce + (1 - dice.mean())
+
+
+def _class_weights(items, n_classes: int):
+    """Cross-entropy class weights (median frequency / frequency) ** 0.5, clipped to 0.2..10 (Eigen & Fergus 2015)."""
+    from .net import torch
+
+    counts = np.zeros(n_classes)
+    for _, y in items:
+        counts += np.bincount(y.numpy().ravel(), minlength=n_classes)[:n_classes]
+    freq = np.maximum(counts, 1) / counts.sum()
+    w = np.clip(np.sqrt(np.median(freq) / freq), 0.2, 10.0)
+    return torch.tensor(w, dtype=torch.float32)
 
 
 def _validate(net, items, n_classes: int, depth: int):
@@ -387,6 +400,7 @@ def train_model(samples: Sequence[TrainingSample], out_dir: str | Path, *, confi
         history, best, start_epoch = ck["history"], ck["best"], ck["epoch"]
         log.info("resuming %s from epoch %d", cfg.name, start_epoch)
 
+    ce_weight = _class_weights(train_items, n_classes) if cfg.class_weighting else None
     steps = cfg.steps_per_epoch or max(1, math.ceil(len(train_items) / cfg.batch_size))
     t0 = time.perf_counter()
     stopped_early = False
@@ -403,7 +417,7 @@ def train_model(samples: Sequence[TrainingSample], out_dir: str | Path, *, confi
             idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             x, y = _batch(train_items, idx, cfg.crop, gen, cfg, cfg.augment)
             opt.zero_grad()
-            loss = _loss(net(x), y, n_classes)
+            loss = _loss(net(x), y, n_classes, ce_weight)
             loss.backward()
             opt.step()
             losses.append(loss.item())
@@ -436,6 +450,7 @@ def train_model(samples: Sequence[TrainingSample], out_dir: str | Path, *, confi
         "train_slices": len(train_s), "validation_slices": len(val_s),
         "epochs_run": len(history), "best_epoch": best["epoch"], "stopped_early": stopped_early,
         "fine_tuned_from": parent, "seed": cfg.seed, "augment": cfg.augment, "crop": cfg.crop,
+        "class_weights": None if ce_weight is None else [round(float(w), 3) for w in ce_weight],
         "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate, "software": f"medlabel {__version__}",
         "train_seconds_this_run": round(seconds, 1),
     }
