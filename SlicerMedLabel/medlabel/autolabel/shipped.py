@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cards import TISSUE_CLASSES, tissue_labels
+from .cards import ALBERTA_REFINEMENT, TISSUE_CLASSES, tissue_labels
 from .dataset import samples_from_case
 from .models import Progress
 from .synthetic import synthetic_slices
@@ -52,11 +52,12 @@ def shipped_config(**overrides) -> TrainConfig:
     """Training settings of the shipped network (2 mm grid, 1.9 M parameters)."""
     base = dict(name=SHIPPED_NAME, version="1",
                 description="2-D U-Net (1.9 M parameters, 2 mm grid) for L3 body-composition tissues: skeletal "
-                            "muscle, SAT, VAT, IMAT. Trained on synthetic phantoms and real CT labelled by the "
-                            "rule-based labeler; a starting point for correction, not a clinical tool.",
+                            "muscle, SAT, VAT, IMAT, refined at full resolution by the Alberta HU windows. Trained "
+                            "on synthetic phantoms and real CT labelled by the rule-based labeler; a starting point "
+                            "for correction, not a clinical tool.",
                 base_channels=16, depth=4, input_spacing_mm=(2.0, 2.0), window_hu=(-250.0, 250.0),
                 epochs=40, batch_size=8, steps_per_epoch=10, crop=128, learning_rate=2e-3, patience=10, seed=0,
-                threads=1)
+                threads=1, class_weighting=True, hu_refinement=ALBERTA_REFINEMENT)
     return TrainConfig(**(base | overrides))
 
 

@@ -94,6 +94,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     patience: int = 8
     class_weighting: bool = False
+    hu_refinement: list | None = None
     steps_per_epoch: int | None = None
     val_fraction: float = 0.25
     augment: bool = True
@@ -377,7 +378,9 @@ def train_model(samples: Sequence[TrainingSample], out_dir: str | Path, *, confi
         parent = None
     card = ModelCard(name=cfg.name, version=cfg.version, kind="torch-unet2d", description=cfg.description,
                      labels=labels, input_spacing_mm=spacing, window_hu=window, network=net_cfg,
-                     parameters=count_parameters(net), weights_file=weights_name)
+                     parameters=count_parameters(net), weights_file=weights_name,
+                     hu_refinement=bc.hu_refinement if init_from is not None and cfg.hu_refinement is None
+                     else cfg.hu_refinement)
     n_classes = net_cfg["n_classes"]
     train_items, val_items = _prepare(train_s, card), _prepare(val_s, card)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
