@@ -56,7 +56,7 @@ def shipped_config(**overrides) -> TrainConfig:
                             "on synthetic phantoms and real CT labelled by the rule-based labeler; a starting point "
                             "for correction, not a clinical tool.",
                 base_channels=16, depth=4, input_spacing_mm=(2.0, 2.0), window_hu=(-250.0, 250.0),
-                epochs=40, batch_size=8, steps_per_epoch=10, crop=128, learning_rate=2e-3, patience=10, seed=0,
+                epochs=60, batch_size=8, steps_per_epoch=10, crop=128, learning_rate=2e-3, patience=12, seed=0,
                 threads=1, class_weighting=True, hu_refinement=ALBERTA_REFINEMENT)
     return TrainConfig(**(base | overrides))
 
