@@ -173,7 +173,8 @@ class _SliceLabels:
 
 def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows, *, skin_mm: float,
                  close_mm: float, n_angles: int, max_wall_mm: float, island_mm2: float,
-                 posterior: int, gap_mm: float = 10.0, spine_half_width_mm: float = 60.0, speck_mm2: float = 100.0, pocket_mm: float = 12.0, max_front_wall_mm: float = 30.0, grow_mm: float = 6.0, ray_depth: bool = False) -> _SliceLabels:
+                 posterior: int, psoas_reach_mm: float = 45.0, psoas_front_mm: float = 20.0,
+                 gap_mm: float = 10.0, spine_half_width_mm: float = 60.0, speck_mm2: float = 100.0, pocket_mm: float = 12.0, max_front_wall_mm: float = 30.0, grow_mm: float = 6.0, ray_depth: bool = False) -> _SliceLabels:
     sy, sx = spacing_yx
     px_mm2 = sy * sx
     empty = np.zeros(hu.shape, bool)
@@ -298,25 +299,32 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         envelope |= grown
         muscle |= grown
 
-    # psoas: cavity soft tissue touching the vertebral body at its sides (not in front)
+    # psoas: cavity soft tissue beside the vertebral body (not in front of it, where the aorta and
+    # vena cava lie), within psoas_reach_mm of the vertebra
     if vertebra.any():
         vy, vx = np.nonzero(vertebra)
-        v_cx = vx.mean()
         front = vy.min() if posterior > 0 else vy.max()  # anterior edge row of the vertebra
-        half_w = (vx.max() - vx.min() + 1) * sx / 2.0
-        near_v = ndi.binary_dilation(vertebra, structure=_disk(8.0, spacing_yx))
-        cavity_soft = soft & comp & ~envelope & ~dense_filled
-        lab_c, n_c = ndi.label(cavity_soft)
-        touching = np.unique(lab_c[near_v & cavity_soft])
-        for lbl in touching[touching > 0]:
-            region = lab_c == lbl
-            ry, rx = np.nonzero(region)
-            behind_front_mm = (ry.mean() - front) * sy * posterior  # > 0: behind the anterior edge
-            lateral_mm = abs(rx.mean() - v_cx) * sx
-            area = region.sum() * px_mm2
-            if lateral_mm > 0.5 * half_w and behind_front_mm > 5.0 and area < 6000.0:
-                muscle |= region
-                envelope |= ndi.binary_fill_holes(region)
+        body_rows = np.abs(vy - front) * sy <= 25.0       # the vertebral body: its front 25 mm
+        v_cx = vx[body_rows].mean()
+        half_w = (vx[body_rows].max() - vx[body_rows].min() + 1) * sx / 2.0
+        dist_v = ndi.distance_transform_edt(~vertebra, sampling=spacing_yx)
+        gy2, gx2 = np.mgrid[0:hu.shape[0], 0:hu.shape[1]]
+        behind_mm = (gy2 - front) * sy * posterior          # > 0: behind the anterior edge
+        lateral_mm = np.abs(gx2 - v_cx) * sx
+        zone = (soft & comp & ~envelope & ~dense_filled & (dist_v <= psoas_reach_mm)
+                & (lateral_mm > 0.6 * half_w)
+                & ((behind_mm > 0) | ((behind_mm > -psoas_front_mm) & (lateral_mm > 1.3 * half_w))))
+        zone = ndi.binary_opening(zone, structure=_disk(max(2.0, 0.75 * max(sy, sx)), spacing_yx))
+        lab_c, n_c = ndi.label(zone)
+        if n_c:
+            near_v = dist_v <= 8.0
+            idx = np.arange(1, n_c + 1)
+            touch = np.asarray(ndi.maximum(near_v, lab_c, idx)) > 0
+            area = np.asarray(ndi.sum_labels(np.ones_like(hu), lab_c, idx)) * px_mm2
+            keep = idx[touch & (area >= 150.0)]
+            region = np.isin(lab_c, keep)
+            muscle |= region
+            envelope |= ndi.binary_fill_holes(region)
 
     imat = envelope & _in(hu, win.imat_hu) & ~muscle
     sat = body & ~comp & _in(hu, win.sat_hu)
