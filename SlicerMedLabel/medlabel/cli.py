@@ -19,6 +19,7 @@ from .errors import MedLabelError
 COMMAND_MODULES: list[str] = [
     "medlabel.commands.info",
     "medlabel.commands.demo",
+    "medlabel.commands.bodycomp",
 ]
 
 
