@@ -19,6 +19,11 @@ from .errors import MedLabelError
 COMMAND_MODULES: list[str] = [
     "medlabel.commands.info",
     "medlabel.commands.demo",
+    "medlabel.commands.consensus",
+    "medlabel.commands.pet_stats",
+    "medlabel.commands.autolabel",
+    "medlabel.commands.pseudolabel",
+    "medlabel.commands.train",
     "medlabel.commands.bodycomp",
 ]
 
