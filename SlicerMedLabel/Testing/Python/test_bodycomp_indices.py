@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from medlabel.bodycomp import Anthropometrics, muscle_indices, normalize_sex, patient_height_weight
 from medlabel.errors import InputError
 

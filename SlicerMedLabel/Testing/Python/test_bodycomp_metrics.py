@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from medlabel.bodycomp import tissue_metrics
 from medlabel.errors import GeometryError, InputError
 from medlabel.image import Image

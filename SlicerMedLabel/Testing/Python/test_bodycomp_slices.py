@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 from conftest import data_path
 from medlabel import io
 from medlabel.bodycomp import choose_slices, suggest_l3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from conftest import data_path
 from medlabel import io
 from medlabel.bodycomp import compute_results, resolve_windows, run_study
