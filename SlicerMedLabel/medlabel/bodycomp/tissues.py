@@ -142,13 +142,13 @@ def _posterior_sign(direction: np.ndarray) -> int:
 
 
 def _ray_compartment(wall: np.ndarray, body: np.ndarray, spacing_yx: tuple[float, float], *, gap_mm: float,
-                     n_bins: int = 360, window_deg: float = 31.0) -> np.ndarray:
+                     n_bins: int = 360, window_deg: float = 61.0) -> np.ndarray:
     """Star-shaped estimate of the region inside the muscle wall, robust to gaps in the wall.
 
     From the body centre, the outermost wall pixel is found in each of ``n_bins`` directions; a
     direction whose radius differs by more than ``gap_mm`` from the running median of its
     neighbours (``window_deg``) looks through a gap (umbilicus, thin linea alba, fat channel) or
-    hits a stray septum, and takes the median. The region is shrunk by two pixels so that where
+    hits a stray septum, and takes the radius interpolated between its unflagged neighbours. The region is shrunk by two pixels so that where
     the wall is closed the pixel-exact outline from the morphological fill decides.
     """
     out = np.zeros_like(wall)
@@ -165,7 +165,12 @@ def _ray_compartment(wall: np.ndarray, body: np.ndarray, spacing_yx: tuple[float
     np.maximum.at(r_wall, bins[wall], radius[wall])
     size = max(3, int(round(window_deg / 360.0 * n_bins)) | 1)
     med = ndi.median_filter(r_wall, size=size, mode="wrap")
-    r_use = np.where(np.abs(r_wall - med) > gap_mm, med, r_wall)
+    flagged = np.abs(r_wall - med) > gap_mm
+    if flagged.all():
+        return out
+    # flagged directions take the radius interpolated (in angle) between their unflagged neighbours
+    idx = np.arange(n_bins)
+    r_use = np.interp(idx, idx[~flagged], r_wall[~flagged], period=n_bins)
     centres = (np.arange(n_bins) + 0.5) / n_bins * 2 * np.pi - np.pi
     r_pix = np.interp(theta, centres, r_use, period=2 * np.pi)
     return body & (radius <= r_pix - 2.0 * max(sy, sx))
