@@ -69,3 +69,34 @@ def test_bsa_scales_suv_and_rtstruct_is_refused(tmp_path, capsys):
     rc = main(["pet-stats", str(data_path(STS_PET)), str(data_path("tcia_sts/STS_001/PET/dicom/mask/RS.dcm")),
                "-o", str(tmp_path / "c")])
     assert rc == 2 and "RT Structure Set" in capsys.readouterr().err
+
+
+def test_ct_drawn_dicom_seg_with_and_without_reference(tmp_path):
+    """A SEG written on the STS CT series (from the CT NIfTI mask) measured on the PET: with the CT as
+    reference, with the SEG's own frame grid, and as the NIfTI label map all give the same numbers."""
+    from medlabel.dicom_seg import write_dicom_seg
+    from medlabel.io import read_image
+    from medlabel.labels import LabelSet
+
+    ct = read_image(data_path("tcia_sts/STS_001/CT/dicom/image"))
+    mask = read_image(data_path("tcia_sts/STS_001/CT/nifti/mask/mask.nii.gz"))
+    assert ct.same_geometry(mask)
+    labels = LabelSet(ct)
+    labels.add_mask("GTV_Mass_CT", mask.array > 0, terminology="lesion")
+    seg = write_dicom_seg(labels, ct.meta["files"], tmp_path / "ct_seg.dcm")
+    pet = str(data_path(STS_PET))
+    runs = {
+        "ref": ["--reference", str(data_path("tcia_sts/STS_001/CT/dicom/image"))],
+        "frames": [],
+    }
+    tables = {}
+    for key, extra in runs.items():
+        assert main(["pet-stats", pet, str(seg), "-o", str(tmp_path / key), *extra]) == 0
+        tables[key] = pd.read_csv(tmp_path / key / "pet_stats.csv")
+    assert main(["pet-stats", pet, str(data_path("tcia_sts/STS_001/CT/nifti/mask/mask.nii.gz")),
+                 "-o", str(tmp_path / "nii")]) == 0
+    tables["nii"] = pd.read_csv(tmp_path / "nii" / "pet_stats.csv")
+    for key in ("frames", "nii"):
+        for col in ("voxel_count", "suv_max", "suv_mean", "suv_peak", "mtv_ml"):
+            assert tables[key][col].iloc[0] == pytest.approx(tables["ref"][col].iloc[0], rel=1e-9), (key, col)
+    assert tables["ref"].segment.iloc[0] == "GTV_Mass_CT"
