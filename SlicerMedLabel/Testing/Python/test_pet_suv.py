@@ -271,3 +271,15 @@ def test_tags_from_headers_philips_private_tag(as_bytes):
     heads = [_header(float(z), units="BQML") for z in range(3)]
     conv = suv_conversion(pet_tags_from_headers(heads))
     assert conv.factor == pytest.approx(80000.0 / (400e6 * 2 ** (-3600 / 6586.2)))
+
+
+def test_non_attenuation_corrected_series_is_refused_unless_allowed():
+    tags = _tags(corrected_image=("DECY", "NORM"))
+    with pytest.raises(InputError, match="not attenuation corrected"):
+        suv_conversion(tags)
+    conv = suv_conversion(tags, require_attenuation_correction=False)
+    assert conv.factor == pytest.approx(suv_conversion(_tags()).factor)
+    assert "ATTN" in "; ".join(conv.notes)
+    assert suv_conversion(_tags(corrected_image=("ATTN", "DECY"))).notes == ()
+    disagree = suv_conversion(_tags(corrected_image=("ATTN",)))
+    assert "lacks DECY" in "; ".join(disagree.notes)

@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--half-life-s", type=float, help="radionuclide half-life in s (F-18: 6586.2)")
     g.add_argument("--injection-time", help="injection date/time: 2024-03-01T08:45:00 or 08:45 (series date)")
     g.add_argument("--scan-time", help="decay-correction reference time (replaces SeriesDate/SeriesTime)")
+    g.add_argument("--allow-uncorrected", action="store_true",
+                   help="convert even when CorrectedImage says the series is not attenuation corrected")
     s = p.add_argument_group("statistics")
     s.add_argument("--threshold", choices=("none", "relative", "absolute"), default="none",
                    help="MTV region inside each segment: the segment (none), SUV >= value*SUVmax (relative), "
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             suv_type=args.suv, lbm_formula=args.lbm_formula, weight_kg=args.weight_kg, height_m=args.height_m,
             sex=args.sex, injected_dose_bq=None if args.dose_mbq is None else args.dose_mbq * 1e6,
             half_life_s=args.half_life_s, injection_datetime=args.injection_time,
-            reference_datetime=args.scan_time)
+            reference_datetime=args.scan_time, require_attenuation_correction=not args.allow_uncorrected)
         progress(0.65, "reading segmentation")
         seg_path: Path = args.segmentation
         if seg_path.is_file() and io._is_dicom_file(seg_path):
