@@ -172,8 +172,8 @@ def read_dicom_seg(path: str | Path, *, reference: Image | Geometry | str | Path
     except Exception as exc:
         raise ReadError(f"{path} is not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
     if str(ds.get("SOPClassUID", "")) == "1.2.840.10008.5.1.4.1.1.481.3":
-        raise DicomError(f"{path} is an RT Structure Set (contours), not a DICOM SEG; convert it to a SEG or a "
-                         "label map first (e.g. Slicer with SlicerRT), or give the NIfTI/NRRD mask")
+        raise DicomError(f"{path} is an RT Structure Set (contours), not a DICOM SEG; read it with "
+                         "medlabel.rtstruct.read_rtstruct(path, reference=image)")
     if str(ds.get("SOPClassUID", "")) != SEG_SOP_CLASS:
         raise DicomError(f"{path} is not a DICOM SEG (SOPClassUID {ds.get('SOPClassUID', 'missing')}); "
                          "give a Segmentation Storage file")
