@@ -283,3 +283,17 @@ def test_non_attenuation_corrected_series_is_refused_unless_allowed():
     assert suv_conversion(_tags(corrected_image=("ATTN", "DECY"))).notes == ()
     disagree = suv_conversion(_tags(corrected_image=("ATTN",)))
     assert "lacks DECY" in "; ".join(disagree.notes)
+
+
+def test_folder_with_pet_and_ct_picks_the_pet(tmp_path):
+    # the CT files twice (duplicated positions): the CT is the largest series, the reader's default
+    for prefix, mod in (("PET_", "PET"), ("CT_", "CT"), ("CT2_", "CT")):
+        for f in data_path(f"tcia_sts/STS_001/{mod}/dicom/image").glob("*.dcm"):
+            (tmp_path / f"{prefix}{f.name}").symlink_to(f)
+    from medlabel.io import MedLabelWarning, read_image
+
+    with pytest.warns(MedLabelWarning, match="2 image series"):
+        assert read_image(tmp_path).meta["Modality"] == "CT"
+    series = read_pet_series(tmp_path)
+    assert series.image.meta["Modality"] == "PT" and series.image.shape == (59, 43, 41)
+    assert all(Path(f).name.startswith("PET_") for f in series.image.meta["files"])
