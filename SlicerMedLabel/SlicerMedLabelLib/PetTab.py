@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctk
 import qt
 import slicer
+
 from SlicerMedLabelLib.pet_logic import PetLogic
 
 

@@ -6,6 +6,7 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
+
 from conftest import data_path
 from medlabel.dicom_seg import read_dicom_seg, write_dicom_seg
 from medlabel.errors import DicomError, GeometryError, InputError, OutputExistsError

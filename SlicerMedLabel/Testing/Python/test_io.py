@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import SimpleITK as sitk
+
 from conftest import data_path
 from medlabel import io
 from medlabel.errors import DicomError, GeometryError, InputError, OutputExistsError, ReadError

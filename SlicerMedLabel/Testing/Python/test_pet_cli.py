@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
+
 from conftest import data_path
 from medlabel.cli import main
 

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+
 from medlabel.errors import GeometryError, InputError
 from medlabel.image import Image
 from medlabel.labels import Geometry, LabelSet

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pydicom
 import pytest
+
 from conftest import data_path
 from medlabel.dicom_seg import read_dicom_seg
 from medlabel.errors import GeometryError, InputError

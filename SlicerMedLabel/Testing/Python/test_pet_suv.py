@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from pydicom.dataset import Dataset
+
 from conftest import data_path
 from medlabel.errors import InputError, MissingTagError
 from medlabel.pet.series import read_pet_series, read_suv
@@ -23,7 +25,6 @@ from medlabel.pet.suv import (
     pet_tags_from_headers,
     suv_conversion,
 )
-from pydicom.dataset import Dataset
 
 QIN = "tcia_qin_headneck/image"
 
