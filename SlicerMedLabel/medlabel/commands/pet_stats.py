@@ -139,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     df.insert(1, "suv_type", conv.suv_type.value)
+    if conv.lbm_formula:
+        df.insert(2, "lbm_formula", conv.lbm_formula)
     io.write_table(df, table_path, force=args.force)
     record = {
         "software": f"medlabel {__version__}", "created": now_iso(), "command": "pet-stats",
