@@ -186,3 +186,15 @@ def test_rtstruct_on_wrong_reference_is_a_geometry_error(ct3):
         read_rtstruct(data_path("tcia_sts/STS_001/PET/dicom/mask/RS.dcm"), reference=ct3)
     with pytest.raises(DicomError, match="RT Structure Set"):
         read_dicom_seg(data_path("tcia_sts/STS_001/PET/dicom/mask/RS.dcm"))
+
+
+def test_dcmqi_partial_overlaps_match_their_input_labelmaps(ct3):
+    """dcmqi's 5 overlapping segments were made from 3 label maps: segment n = value n in one of them."""
+    ls = read_dicom_seg(data_path("dcmqi/partial_overlaps.dcm"), reference=ct3)
+    maps = [read_image(data_path(f"dcmqi/partial_overlaps-{i}.nrrd")).array for i in (1, 2, 3)]
+    assert len(ls) == 5 and ls.overlapping()
+    for s in ls:
+        n = int(s.tags["DICOM.SegmentNumber"])
+        truth = np.any([m == n for m in maps], axis=0)
+        assert truth.any()
+        np.testing.assert_array_equal(s.mask, truth)
