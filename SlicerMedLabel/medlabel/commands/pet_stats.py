@@ -86,7 +86,7 @@ def _read_labels(seg_path: Path, reference: Path | None, suv, pet_series_uid: st
     from ..dicom_seg import read_dicom_seg
     from ..rtstruct import RTSTRUCT_SOP_CLASS, read_rtstruct
 
-    if not (seg_path.is_file() and io._is_dicom_file(seg_path)):
+    if not (seg_path.is_file() and io.is_dicom_file(seg_path)):
         return io.read_segmentation(seg_path)
     import pydicom
 
