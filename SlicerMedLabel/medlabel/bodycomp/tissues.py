@@ -190,7 +190,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
                  close_mm: float, n_angles: int, max_wall_mm: float, island_mm2: float, posterior: int,
                  max_front_wall_mm: float, spine_half_width_mm: float, grow_mm: float, pocket_mm: float,
                  speck_mm2: float, gap_mm: float, dense_mean_hu: float | None = 90.0,
-                 vertebra_close_mm: float = 6.0, grow_spine_only: bool = True, jump_factor: float = 1.5,
+                 vertebra_close_mm: float = 3.0, cortical_hu: float = 250.0, grow_spine_only: bool = True, jump_factor: float = 1.5,
                  jump_mm: float = 6.0, psoas_reach_mm: float = 45.0, psoas_front_mm: float = 20.0) -> _SliceLabels:
     """Labels of one axial slice (see the module docstring for the method)."""
     sy, sx = spacing_yx
@@ -273,6 +273,10 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         if overlap.max() > 0:
             vertebra = lab_d == int(np.argmax(overlap)) + 1
             dense_filled = dense_filled | vertebra
+    # contrast-filled vessels may touch the vertebral body and join it; its cortical bone (brighter
+    # than contrast in the portal phase) marks where the bone really is, for the anatomy rules below
+    v_core = vertebra & (hu > cortical_hu)
+    v_core = v_core if v_core.sum() * px_mm2 >= 100.0 else vertebra
 
     # wall depth along rays from the compartment centre
     depth = ndi.distance_transform_edt(comp, sampling=spacing_yx)
@@ -296,7 +300,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     centres = (np.arange(n_angles) + 0.5) / n_angles * 2 * np.pi - np.pi
     if vertebra.any():
         # rays that pass the spine reach the paraspinal muscles, the deepest of the wall
-        vy, vx = np.nonzero(vertebra)
+        vy, vx = np.nonzero(v_core)
         vdy, vdx = (vy.mean() - cy) * sy, (vx.mean() - cx) * sx
         half_angle = np.arctan2(spine_half_width_mm, np.hypot(vdy, vdx) + 40.0)
         diff = np.angle(np.exp(1j * (centres - np.arctan2(vdy, vdx))))
@@ -304,7 +308,11 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     else:
         spine = np.sin(centres) * posterior > 0.7
     cap = np.where(spine, max_wall_mm, max_front_wall_mm)
-    t = np.where(spine & (t > cap), cap, t)  # behind the spine the wall reaches the vertebra
+    t = np.where(spine & (t > cap), cap, t)  # behind the spine the wall reaches the vertebra...
+    if vertebra.any():  # ...but not beyond it: in front of the vertebral body lie vessels and bowel
+        v_depth = np.zeros(n_angles)
+        np.maximum.at(v_depth, bins[v_core], depth[v_core])
+        t = np.where(spine & (v_depth > 0), np.minimum(t, v_depth), t)
     ok = np.isfinite(t) & (t <= cap)
     front_ok = ok & ~spine
     front_ref = float(np.median(t[front_ok])) if front_ok.any() else 0.5 * max_front_wall_mm
@@ -332,7 +340,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     # psoas: cavity soft tissue beside the vertebral body (not in front of it, where the aorta and
     # vena cava lie), within psoas_reach_mm of the vertebra
     if vertebra.any():
-        vy, vx = np.nonzero(vertebra)
+        vy, vx = np.nonzero(v_core)
         front = vy.min() if posterior > 0 else vy.max()  # anterior edge row of the vertebra
         body_rows = np.abs(vy - front) * sy <= 25.0       # the vertebral body: its front 25 mm
         v_cx = vx[body_rows].mean()
