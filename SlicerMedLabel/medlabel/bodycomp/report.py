@@ -81,5 +81,5 @@ def overlay_png(image: Image, labels: LabelSet, metrics, path: str | Path, *, sl
         hu = "" if not np.isfinite(r["mean_hu"]) else f", {r['mean_hu']:.0f} HU"
         legend[r["tissue"]] = f"{r['tissue'].replace('_', ' ')} {r['area_cm2']:.1f} cm²{hu}"
     return labelset_overlay_png(image.array, shown, path, slices=[slice_index], spacing_mm=image.spacing_mm,
-                                window=WINDOWS_HU["abdomen"], legend=legend, titles=[title or f"slice {slice_index}"],
-                                direction=image.direction, force=force)
+                                window=WINDOWS_HU["abdomen"], legend=legend, titles=[f"slice k={slice_index}"],
+                                suptitle=title, direction=image.direction, force=force)

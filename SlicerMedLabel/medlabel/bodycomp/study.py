@@ -120,7 +120,7 @@ def write_outputs(result: StudyResult, image: Image, out_dir: str | Path, *, for
     if "xlsx" in targets:
         paths["xlsx"] = io.write_table(df, targets["xlsx"], force=force, sheet_name="bodycomp")
     if "png" in targets:
-        title = f"{result.row['study_id']}  slice {result.choice.as_text()}"
+        title = f"{result.row['study_id']}: L3 {result.choice.as_text()}"
         paths["png"] = overlay_png(image, result.labels, result.metrics, targets["png"],
                                    slice_index=result.choice.centre, title=title, force=force)
     if "seg" in targets:
