@@ -11,7 +11,8 @@ import ctk
 import qt
 import slicer
 
-from SlicerMedLabelLib.bodycomp_logic import BodyCompositionLogic
+from SlicerMedLabelLib.bodycomp_logic import PACKAGES, BodyCompositionLogic, referenceChoices
+from SlicerMedLabelLib.dependencies import ensure_packages
 
 
 class BodyCompositionTab:
@@ -79,10 +80,8 @@ class BodyCompositionTab:
         self.presetCombo.addItem("All fat -190..-30 HU", "fat_190_30")
         form2.addRow("HU windows:", self.presetCombo)
         self.referenceCombo = qt.QComboBox()
-        from medlabel.bodycomp import load_reference_sets
-
-        for ref in load_reference_sets().of_kind("distribution"):
-            self.referenceCombo.addItem(f"{ref.name}: {ref.population}", ref.name)
+        for name, population in referenceChoices():
+            self.referenceCombo.addItem(f"{name}: {population}", name)
         form2.addRow("T-score reference:", self.referenceCombo)
 
         actBox = ctk.ctkCollapsibleButton()
@@ -138,6 +137,7 @@ class BodyCompositionTab:
 
     def onLoad(self):
         with slicer.util.tryWithErrorDisplay("Failed to load the study.", waitCursor=True):
+            ensure_packages(PACKAGES)  # installed on first use, after asking
             node = self.logic.loadStudy(self.pathEdit.currentPath)
             self.volumeSelector.setCurrentNode(node)
             slicer.util.setSliceViewerLayers(background=node, fit=True)
@@ -145,6 +145,11 @@ class BodyCompositionTab:
     def onVolumeChanged(self, node):
         if node is None:
             return
+        with slicer.util.tryWithErrorDisplay("Failed to read the patient data of the volume."):
+            ensure_packages(PACKAGES)
+            self._prefill(node)
+
+    def _prefill(self, node):
         info = self.logic.prefill(node)
         self.sexCombo.currentIndex = {"M": 1, "F": 2}.get(info["sex"], 0)
         self.heightSpin.value, self.weightSpin.value = info["heightM"], info["weightKg"]
@@ -174,6 +179,7 @@ class BodyCompositionTab:
     def onSuggest(self):
         with slicer.util.tryWithErrorDisplay("Automatic L3 suggestion failed; choose the slice by hand.",
                                              waitCursor=True):
+            ensure_packages(PACKAGES)
             node = self.volumeSelector.currentNode()
             s = self.logic.suggestL3(node)
             self._setSlice(s.index, s.method, s.confidence, s.note)
@@ -184,6 +190,7 @@ class BodyCompositionTab:
     def onCompute(self):
         sex, height, weight = self._patient()
         with slicer.util.tryWithErrorDisplay("Failed to compute body composition.", waitCursor=True):
+            ensure_packages(PACKAGES)
             self.segmentationNode, self.metricsTable, self.resultsTable = self.logic.compute(
                 self.volumeSelector.currentNode(), self.sliceSpin.value, slabSlices=self.slabSpin.value,
                 sex=sex, heightM=height, weightKg=weight, preset=self.presetCombo.currentData,

@@ -37,6 +37,25 @@ _DICOM_TAGS = {"PatientSex": "0010,0040", "PatientSize": "0010,1020", "PatientWe
                "PatientID": "0010,0020", "StudyInstanceUID": "0020,000D", "SeriesInstanceUID": "0020,000E"}
 
 
+#: packages the body-composition engine needs beyond what Slicer ships (see dependencies.py)
+PACKAGES = ("scipy", "pandas", "openpyxl", "nrrd", "matplotlib")
+
+
+def referenceChoices(folder: str | Path | None = None) -> list[tuple[str, str]]:
+    """(name, population) of the shipped distribution reference sets, read with ``json`` only
+    (so that the tab can list them before the engine's packages are installed)."""
+    folder = Path(folder) if folder else Path(__file__).resolve().parents[1] / "Resources" / "References"
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if data.get("kind") == "distribution":
+            out.append((str(data.get("name", path.stem)), str(data.get("population", ""))))
+    return out
+
+
 class BodyCompositionLogic:
     """Compute, recompute and export body composition at L3 for a CT volume node.
 

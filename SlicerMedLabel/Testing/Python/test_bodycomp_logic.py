@@ -111,3 +111,10 @@ def test_suggest_and_slice_position_on_real_ct():
     assert s.index == 72 and s.method == "auto_l3_labels"
     z = logic.sliceRasZ(node, 72)
     assert logic.sliceIndexAtRas(node, (0.0, 0.0, z)) == 72
+
+
+def test_reference_choices_without_the_engine():
+    from SlicerMedLabelLib.bodycomp_logic import referenceChoices
+
+    names = dict(referenceChoices())
+    assert list(names) == ["lee2022"] and "Korean" in names["lee2022"]
