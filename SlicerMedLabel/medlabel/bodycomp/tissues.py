@@ -22,6 +22,9 @@ Method (per axial slice)
    (paraspinal muscles); other directions at most ``max_front_wall_mm``. Directions where an organ
    touches the wall (no fat behind it, or a jump against the running median) take the median of
    their neighbours. Soft tissue above the wall depth is skeletal muscle; fat there is IMAT.
+   Away from the spine, tissue deeper than 6 mm whose local mean is more than 20 HU above the
+   median of the shallow wall muscle is taken for an organ pressed against the wall (liver, spleen
+   and enhanced organs are brighter than muscle) and left out.
 5. **Psoas**: soft tissue of the cavity within ``psoas_reach_mm`` of the vertebra, beside the
    vertebral body (not in front of it, where the aorta and vena cava lie), is muscle too.
 
@@ -190,8 +193,10 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
                  close_mm: float, n_angles: int, max_wall_mm: float, island_mm2: float, posterior: int,
                  max_front_wall_mm: float, spine_half_width_mm: float, grow_mm: float, pocket_mm: float,
                  speck_mm2: float, gap_mm: float, dense_mean_hu: float | None = 90.0,
-                 vertebra_close_mm: float = 3.0, cortical_hu: float = 250.0, grow_spine_only: bool = True, jump_factor: float = 1.5,
-                 jump_mm: float = 6.0, psoas_reach_mm: float = 45.0, psoas_front_mm: float = 20.0) -> _SliceLabels:
+                 vertebra_close_mm: float = 3.0, cortical_hu: float = 250.0, grow_spine_only: bool = True,
+                 jump_factor: float = 1.5, jump_mm: float = 6.0, psoas_reach_mm: float = 45.0,
+                 psoas_front_mm: float = 20.0, organ_contrast_hu: float | None = 20.0,
+                 shallow_mm: float = 6.0) -> _SliceLabels:
     """Labels of one axial slice (see the module docstring for the method)."""
     sy, sx = spacing_yx
     px_mm2 = sy * sx
@@ -214,9 +219,11 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         sig = (2.0 / sy, 2.0 / sx)
         num = ndi.gaussian_filter(np.where(muscle_win, hu, 0.0).astype(np.float32), sig)
         den = ndi.gaussian_filter(w, sig)
-        bright = muscle_win & (num > dense_mean_hu * np.maximum(den, 1e-3))
+        local_mean = num / np.maximum(den, 1e-3)
+        bright = muscle_win & (local_mean > dense_mean_hu)
     else:
         bright = np.zeros_like(body)
+        local_mean = hu
     dense = body & ((hu > win.muscle_hu[1]) | (bright & ~_in(hu, win.sat_hu)))
     soft = inner & muscle_win & ~dense
 
@@ -327,6 +334,15 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     t_final = np.where(suspicious, ref, t)
     envelope = comp & (depth < t_final[bins]) & ~vertebra
     muscle = envelope & soft
+    if organ_contrast_hu is not None and muscle.sum() > 50:
+        # organs pressed against the wall (liver, spleen) are brighter than the wall muscle: deeper
+        # than the first few mm, drop soft tissue whose local mean is far above the shallow muscle's
+        shallow = muscle & (depth <= shallow_mm) & ~spine[bins]
+        if shallow.sum() > 50:
+            ref_hu = float(np.median(local_mean[shallow]))
+            organ_like = (local_mean > ref_hu + organ_contrast_hu) & (depth > shallow_mm) & ~spine[bins]
+            muscle &= ~organ_like
+            envelope &= ~(organ_like & soft)
     if grow_mm > 0 and muscle.any():
         # soft tissue of the cavity touching the wall muscle, up to grow_mm away (concave corners)
         cand = soft & comp & ~envelope & ~dense_filled
