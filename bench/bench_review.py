@@ -18,6 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "SlicerMedLabel"))
 
 import SimpleITK as sitk  # noqa: E402
+
 from medlabel.review.agreement import agreement_tables  # noqa: E402
 from medlabel.review.staple import multilabel_staple, staple  # noqa: E402
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import slicer
+
 from medlabel.errors import InputError
 from medlabel.labels import TAG_ANNOTATOR, TAG_SKILL, TAG_STATUS, TAG_TOOL, Status, now_iso
 from medlabel.review.consensus import METHODS, ReviewResult, review

@@ -20,6 +20,10 @@ COMMAND_MODULES: list[str] = [
     "medlabel.commands.info",
     "medlabel.commands.demo",
     "medlabel.commands.consensus",
+    "medlabel.commands.pet_stats",
+    "medlabel.commands.autolabel",
+    "medlabel.commands.pseudolabel",
+    "medlabel.commands.train",
 ]
 
 

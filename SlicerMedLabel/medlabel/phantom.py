@@ -82,7 +82,7 @@ def _paint_slice(x: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:
     lab[body.inside(x, y, grow=-2.5)] = SAT
     wall_out = _Ellipse(0.0, 4.0, 140.0 * s, 96.0 * s)
     wall_in = _Ellipse(0.0, 2.0, 127.0 * s, 82.0 * s)
-    paraspinal = [_Ellipse(sx * 31.0, 74.0, 25.0, 19.0) for sx in (-1, 1)]
+    paraspinal = [_Ellipse(sx * 27.0, 74.0, 27.0, 19.0) for sx in (-1, 1)]
     psoas = [_Ellipse(sx * 37.0, 22.0, 15.0, 13.0) for sx in (-1, 1)]
     muscle = wall_out.inside(x, y) & ~wall_in.inside(x, y)
     for e in paraspinal + psoas:
@@ -91,8 +91,8 @@ def _paint_slice(x: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:
     lab[muscle] = MUSCLE
     lab[cavity] = VAT
     # intermuscular fat islands (radius 2.5-3.5 mm) at fixed places inside the muscles
-    islands = [(-31.0, 70.0, 3.0), (33.0, 78.0, 3.5), (-40.0, 22.0, 2.5), (38.0, 24.0, 2.5),
-               (0.0, -92.0 * s, 3.0), (-95.0 * s, -60.0 * s, 3.0), (100.0 * s, -55.0 * s, 2.5),
+    islands = [(-29.0, 70.0, 3.0), (31.0, 78.0, 3.5), (-40.0, 22.0, 2.5), (38.0, 24.0, 2.5),
+               (0.0, -86.0 * s, 3.0), (-95.0 * s, -60.0 * s, 3.0), (100.0 * s, -55.0 * s, 2.5),
                (-124.0 * s, 30.0 * s, 2.5), (120.0 * s, 40.0 * s, 3.0)]
     for cx, cy, r in islands:
         lab[_Ellipse(cx, cy, r, r).inside(x, y) & (lab == MUSCLE)] = IMAT
@@ -107,16 +107,16 @@ def _paint_slice(x: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:
     lab[canal.inside(x, y)] = CANAL
     # organs inside the cavity, each ringed by visceral fat
     organs = [
-        _Ellipse(-78.0 * s, -12.0 * s, 36.0 * s, 42.0 * s),   # liver (patient right = -x)
+        _Ellipse(-80.0 * s, -16.0 * s, 32.0 * s, 38.0 * s),   # liver (patient right = -x)
         _Ellipse(-80.0 * s, 42.0 * s, 13.0, 20.0),            # right kidney
         _Ellipse(80.0 * s, 42.0 * s, 13.0, 20.0),             # left kidney
         _Ellipse(6.0, -6.0, 10.0, 10.0),                      # aorta
-        _Ellipse(-24.0, -2.0, 9.0, 8.0),                      # vena cava
+        _Ellipse(-24.0, -6.0, 8.0, 7.0),                      # vena cava
     ]
     for e in organs:
         lab[e.inside(x, y) & (lab == VAT)] = ORGAN
     bowel = [(20.0, -45.0, 15.0, True), (-18.0, -52.0, 12.0, False), (55.0 * s, -30.0 * s, 14.0, True),
-             (45.0 * s, 10.0, 11.0, False), (-10.0, -20.0, 7.0, True)]
+             (68.0 * s, 0.0, 9.0, False), (-10.0, -20.0, 7.0, True)]
     for cx, cy, r, gas in bowel:
         loop = _Ellipse(cx, cy, r, r)
         lab[loop.inside(x, y) & (lab == VAT)] = ORGAN

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bridge_fixtures
 import nrrd
 import numpy as np
 import pandas as pd
@@ -10,6 +9,8 @@ import pytest
 import SimpleITK as sitk
 import slicer
 import vtk
+
+import bridge_fixtures
 from conftest import data_path
 from medlabel.errors import GeometryError, InputError
 from medlabel.image import Image
@@ -103,10 +104,17 @@ def test_volume_node_maps_voxels_to_ras_like_the_image(mrml_scene):
     assert np.allclose(node.GetSpacing(), img.spacing_xyz)
 
 
-def test_volume_read_by_slicer_storage_matches_simpleitk(mrml_scene, tmp_path):
-    """Peer check of the LPS⇄RAS handling: SimpleITK writes an oblique NRRD, Slicer's own reader loads
-    it, the bridge turns the node into an Image equal to SimpleITK's view of the file."""
-    img = _oblique_image()
+SAGITTAL_LEFT_HANDED = np.array([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # det = -1
+
+
+@pytest.mark.parametrize("direction", [OBLIQUE, SAGITTAL_LEFT_HANDED, np.diag([-1.0, 1.0, -1.0])],
+                         ids=["oblique", "sagittal-left-handed", "flipped"])
+def test_volume_read_by_slicer_storage_matches_simpleitk(mrml_scene, tmp_path, direction):
+    """Peer check of the LPS⇄RAS handling: SimpleITK writes an NRRD, Slicer's own reader loads it, the
+    bridge turns the node into an Image equal to SimpleITK's view of the file; and the bridge's own
+    node has the same IJKToRAS as Slicer's."""
+    base = _oblique_image()
+    img = Image(base.array, base.spacing_mm, base.origin_lps, direction)
     path = tmp_path / "oblique.nrrd"
     sitk.WriteImage(img.to_sitk(), str(path))
     node = mrml_scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode")
@@ -118,6 +126,11 @@ def test_volume_read_by_slicer_storage_matches_simpleitk(mrml_scene, tmp_path):
     peer = Image.from_sitk(sitk.ReadImage(str(path)))
     assert np.array_equal(back.array, peer.array)
     assert back.same_geometry(peer, tol_mm=1e-5)
+    ours, theirs = vtk.vtkMatrix4x4(), vtk.vtkMatrix4x4()
+    image_to_volume_node(img).GetIJKToRASMatrix(ours)
+    node.GetIJKToRASMatrix(theirs)
+    assert np.allclose([[ours.GetElement(r, c) for c in range(4)] for r in range(4)],
+                       [[theirs.GetElement(r, c) for c in range(4)] for r in range(4)], atol=1e-5)
 
 
 def test_volume_written_by_slicer_storage_reads_in_simpleitk(mrml_scene, tmp_path):
@@ -374,11 +387,11 @@ def _slicer_read_seg(scene, path):
     return node
 
 
-@pytest.mark.parametrize("overlap", [True, False])
-def test_seg_nrrd_written_by_engine_loads_in_slicer_core(mrml_scene, tmp_path, overlap):
+@pytest.mark.parametrize(("overlap", "direction"), [(True, OBLIQUE), (False, OBLIQUE), (True, SAGITTAL_LEFT_HANDED)])
+def test_seg_nrrd_written_by_engine_loads_in_slicer_core(mrml_scene, tmp_path, overlap, direction):
     from medlabel.io import write_seg_nrrd
 
-    img = _oblique_image()
+    img = Image(_oblique_image().array, SPACING, ORIGIN, direction)
     ls = _labelset(img)
     if not overlap:
         ls.remove("sat")
@@ -389,10 +402,11 @@ def test_seg_nrrd_written_by_engine_loads_in_slicer_core(mrml_scene, tmp_path, o
     assert_labelsets_equal(ls, segmentation_node_to_labelset(node))
 
 
-def test_seg_nrrd_written_by_slicer_core_reads_in_engine(mrml_scene, tmp_path):
+@pytest.mark.parametrize("direction", [OBLIQUE, SAGITTAL_LEFT_HANDED], ids=["oblique", "sagittal-left-handed"])
+def test_seg_nrrd_written_by_slicer_core_reads_in_engine(mrml_scene, tmp_path, direction):
     from medlabel.io import read_seg_nrrd
 
-    img = _oblique_image()
+    img = Image(_oblique_image().array, SPACING, ORIGIN, direction)
     ls = _labelset(img)
     node = labelset_to_segmentation_node(ls, reference_volume=image_to_volume_node(img))
     path = tmp_path / "slicer.seg.nrrd"
@@ -410,3 +424,94 @@ def test_real_slicer_files_bridge_equals_engine_reader(mrml_scene, name):
     path = data_path(f"slicerio/{name}")
     via_slicer = segmentation_node_to_labelset(_slicer_read_seg(mrml_scene, path))
     assert_labelsets_equal(read_seg_nrrd(path), via_slicer)
+
+
+def test_repeated_names_and_awkward_tag_values(mrml_scene, caplog):
+    img = _oblique_image(shape=(2, 3, 4))
+    node = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    node.SetReferenceImageGeometryParameterFromVolumeNode(image_to_volume_node(img))
+    seg = node.GetSegmentation()
+    first = seg.AddEmptySegment("a", "liver", [1.0, 0.0, 0.0])
+    second = seg.AddEmptySegment("b", "liver", [0.0, 1.0, 0.0])
+    seg.GetSegment(first).SetTag("Note", "line one\nTags:\nFake: not a tag")
+    seg.GetSegment(first).SetTag("When", "2026-11-23T10:00:00+00:00")
+    seg.GetSegment(second).SetTag("Bad", "x|y")
+    ls = segmentation_node_to_labelset(node)
+    assert ls.names == ["liver", f"liver ({second})"]
+    tags = ls["liver"].tags
+    assert tags["Note"] == "line one\nTags:\nFake: not a tag" and tags["When"] == "2026-11-23T10:00:00+00:00"
+    assert "Fake" not in tags
+    assert "Bad" not in ls[f"liver ({second})"].tags and "tag 'Bad'='x|y' dropped" in caplog.text
+
+
+# -- vtkOrientedImageData (Segment Editor effects) ------------------------------------------------------
+def test_oriented_image_with_offset_extent_roundtrip(mrml_scene):
+    from medlabel.slicer_bridge import array_to_oriented_image, oriented_image_to_image
+
+    volume_img = _oblique_image(shape=(6, 7, 8))
+    rng = np.random.default_rng(5)
+    block = rng.random((3, 4, 5)) > 0.5
+    # an effect's labelmap covering only part of the volume: VTK extent i 2..6, j 1..4, k 2..4
+    like = Image(block, SPACING, tuple(volume_img.index_to_lps([[2, 1, 2]])[0]), OBLIQUE, {"extent": (2, 6, 1, 4, 2, 4)})
+    oriented = array_to_oriented_image(block, like)
+    assert oriented.GetExtent() == (2, 6, 1, 4, 2, 4)
+    m = vtk.vtkMatrix4x4()
+    oriented.GetImageToWorldMatrix(m)
+    ras = m.MultiplyPoint((0.0, 0.0, 0.0, 1.0))[:3]  # index 0 of the full grid = the volume's origin
+    assert np.allclose(ras, (-ORIGIN[0], -ORIGIN[1], ORIGIN[2]), atol=1e-9)
+    back = oriented_image_to_image(oriented)
+    assert back.meta["extent"] == (2, 6, 1, 4, 2, 4)
+    assert np.array_equal(back.array.astype(bool), block) and back.same_geometry(like, tol_mm=1e-9)
+    # peer: as a segment's labelmap, Slicer's segmentation places it on the full volume grid
+    volume = image_to_volume_node(volume_img)
+    node = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    node.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+    seg_id = node.GetSegmentation().AddEmptySegment("part", "part", [1.0, 0.0, 0.0])
+    assert slicer.vtkSlicerSegmentationsModuleLogic.SetBinaryLabelmapToSegment(
+        oriented, node, seg_id, slicer.vtkSlicerSegmentationsModuleLogic.MODE_REPLACE)
+    expected = np.zeros(volume_img.shape, bool)
+    expected[2:5, 1:5, 2:7] = block
+    assert np.array_equal(slicer.util.arrayFromSegmentBinaryLabelmap(node, seg_id, volume).astype(bool), expected)
+
+
+def test_update_oriented_image_from_array_takes_reference_geometry(mrml_scene):
+    from medlabel.slicer_bridge import (
+        array_to_oriented_image,
+        oriented_image_to_image,
+        update_oriented_image_from_array,
+    )
+
+    source = array_to_oriented_image(_oblique_image(shape=(2, 3, 4)).array, _oblique_image(shape=(2, 3, 4)))
+    target = slicer.vtkOrientedImageData()
+    mask = np.zeros((2, 3, 4), bool)
+    mask[1, 2, 3] = True
+    update_oriented_image_from_array(target, mask, reference=source)
+    out = oriented_image_to_image(target)
+    assert out.array.dtype == np.uint8 and np.array_equal(out.array.astype(bool), mask)
+    assert out.same_geometry(oriented_image_to_image(source), tol_mm=1e-9)
+    with pytest.raises(GeometryError, match=r"array shape \(1, 3, 4\) differs"):
+        update_oriented_image_from_array(target, np.zeros((1, 3, 4)), reference=source)
+    with pytest.raises(InputError, match="vtkOrientedImageData or an Image"):
+        array_to_oriented_image(mask, "grid")
+
+
+def test_closed_surface_segment_is_rasterised_on_the_reference_grid(mrml_scene):
+    """A segment that exists only as a closed surface (model, RTSTRUCT import) is converted to a
+    binary labelmap by Slicer's converter; its volume matches the analytic sphere volume."""
+    grid = Image(np.zeros((40, 40, 40), np.int16), (1.0, 1.0, 1.0), (-20.0, -20.0, -20.0))
+    volume = image_to_volume_node(grid)
+    node = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    node.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+    sphere = vtk.vtkSphereSource()
+    sphere.SetRadius(10.0)
+    sphere.SetThetaResolution(64)
+    sphere.SetPhiResolution(64)
+    sphere.Update()
+    node.GetSegmentation().SetSourceRepresentationName(
+        slicer.vtkSegmentationConverter.GetClosedSurfaceRepresentationName())
+    node.AddSegmentFromClosedSurfaceRepresentation(sphere.GetOutput(), "sphere", [0.2, 0.8, 0.2])
+    ls = segmentation_node_to_labelset(node, reference_volume=volume)
+    expected = 4.0 / 3.0 * np.pi * 10.0**3  # mm³ with 1 mm voxels
+    assert abs(ls["sphere"].voxel_count - expected) / expected < 0.05
+    zc, yc, xc = np.argwhere(ls["sphere"].mask).mean(axis=0)
+    assert np.allclose((zc, yc, xc), (20.0, 20.0, 20.0), atol=0.1)  # voxel 20 is at the origin, the centre

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from conftest import data_path
 from medlabel import cli
 

@@ -1,6 +1,7 @@
 """`medlabel demo` end to end: writes its outputs, refuses to overwrite without --force."""
 
 import numpy as np
+
 from medlabel import cli, io
 
 

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import SimpleITK as sitk
+
 from conftest import data_path
 from medlabel import io
 from medlabel.errors import DicomError, GeometryError, InputError, OutputExistsError, ReadError
@@ -197,3 +198,31 @@ def test_tables(tmp_path):
         assert io.read_table(tmp_path / name).equals(df)
     with pytest.raises(InputError, match=".csv or .xlsx"):
         io.write_table(df, tmp_path / "t.txt")
+
+
+def _all_volume_files():
+    from conftest import SHARED_DATA
+
+    files = sorted(p for p in SHARED_DATA.rglob("*") if p.name.endswith((".nii.gz", ".nii", ".nrrd")))
+    return [str(p.relative_to(SHARED_DATA)) for p in files if "spine_report.nii.gz" not in p.name]
+
+
+@pytest.mark.parametrize("rel", _all_volume_files())
+def test_every_volume_file_in_shared_data_loads(rel):
+    """Every NIfTI/NRRD volume (images, label maps, .seg.nrrd) loads as a 3-D grid with sane geometry."""
+    path = data_path(rel)
+    if rel.endswith(".seg.nrrd"):
+        ls = io.read_seg_nrrd(path)
+        assert len(ls) > 0 and all(s.voxel_count > 0 for s in ls)
+        return
+    img = io.read_image(path)
+    assert img.array.ndim == 3 and min(img.shape) >= 1
+    assert all(0.3 < s < 11 for s in img.spacing_mm)
+    assert np.isfinite(img.array).all()
+    assert abs(np.linalg.det(img.direction)) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_rendered_report_image_is_not_a_volume():
+    # spine_report.nii.gz is a 2-D RGB picture (PROVENANCE.md): it must be refused as a scalar volume
+    with pytest.raises(ReadError, match="components per voxel"):
+        io.read_image(data_path("totalsegmentator/spine_report/spine_report.nii.gz"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from medlabel.errors import InputError
 from medlabel.labels import TERMS
 from medlabel.phantom import ALBERTA_WINDOWS_HU, TRUTH_NAMES, make_l3_phantom

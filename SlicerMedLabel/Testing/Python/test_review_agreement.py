@@ -7,6 +7,9 @@ from itertools import combinations
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from scipy import ndimage as ndi
+from scipy.spatial.distance import cdist
+
 from conftest import data_path
 from medlabel.errors import InputError
 from medlabel.review.agreement import (
@@ -18,8 +21,6 @@ from medlabel.review.agreement import (
     iou,
     surface_metrics,
 )
-from scipy import ndimage as ndi
-from scipy.spatial.distance import cdist
 
 
 def ball(shape, centre, radius_mm, spacing):

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
+
 from conftest import data_path
 from medlabel import io
 from medlabel.cli import main

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from conftest import data_path
 from medlabel import io
 from medlabel.errors import GeometryError, InputError, ReadError

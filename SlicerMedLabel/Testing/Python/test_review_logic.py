@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import bridge_fixtures
 import numpy as np
 import pytest
+
+import bridge_fixtures
 from medlabel.errors import InputError
 from medlabel.labels import TAG_STATUS, LabelSet
 from medlabel.phantom import make_l3_phantom

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from medlabel.labels import TAG_ANNOTATOR, TAG_SKILL, LabelSet
 from medlabel.phantom import make_l3_phantom
 from medlabel.review.agreement import dice

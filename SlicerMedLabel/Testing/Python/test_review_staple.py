@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from scipy import ndimage as ndi
+
 from conftest import data_path
 from medlabel.errors import InputError
 from medlabel.review.staple import multilabel_staple, staple
-from scipy import ndimage as ndi
 
 
 def blobs(shape, n, seed, spread=0.3):

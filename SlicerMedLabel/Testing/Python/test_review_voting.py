@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
+
 from medlabel.errors import InputError
 from medlabel.review.voting import k_of_n, label_majority, majority_vote, performance_weights, weighted_vote
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from medlabel import io
 from medlabel.errors import InputError
 from medlabel.labels import TAG_STATUS, Geometry, LabelSet

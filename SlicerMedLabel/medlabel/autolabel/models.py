@@ -39,6 +39,29 @@ def check_slices(slices_hu: np.ndarray, spacing_yx_mm) -> tuple[np.ndarray, tupl
     return arr, sp  # type: ignore[return-value]
 
 
+def canonical_flips(direction) -> tuple[bool, bool]:
+    """Whether rows / columns must be flipped so that rows run anterior->posterior and columns right->left.
+
+    That is the orientation of a standard axial DICOM (LPS-aligned, identity direction) on which the
+    networks are trained; NIfTI files stored in RAS come out of SimpleITK with both axes reversed.
+    ``direction`` is the 3x3 matrix of :class:`~medlabel.image.Image` (columns = LPS directions of i, j, k).
+    """
+    if direction is None:
+        return False, False
+    d = np.asarray(direction, float).reshape(3, 3)
+    return bool(d[1, 1] < 0), bool(d[0, 0] < 0)
+
+
+def to_canonical(slices: np.ndarray, direction) -> np.ndarray:
+    """Flip ``(N, Y, X)`` slices into the canonical orientation (see :func:`canonical_flips`); its own inverse."""
+    fy, fx = canonical_flips(direction)
+    if fy:
+        slices = slices[:, ::-1]
+    if fx:
+        slices = slices[:, :, ::-1]
+    return slices
+
+
 class TorchUNetModel:
     """A trained :class:`~medlabel.autolabel.net.UNet2D` described by a card (weights verified on load).
 
@@ -52,7 +75,7 @@ class TorchUNetModel:
         Slices per forward pass.
     """
 
-    def __init__(self, card: ModelCard, *, threads: int = 2, batch_size: int = 4) -> None:
+    def __init__(self, card: ModelCard, *, threads: int = 1, batch_size: int = 4) -> None:
         if card.kind != "torch-unet2d":
             raise InputError(f"model {card.model_id}: kind {card.kind!r} is not 'torch-unet2d'")
         self.card = card
@@ -84,11 +107,16 @@ class TorchUNetModel:
             self._net = net.eval()
         return self._net
 
-    def predict_labelmap(self, slices_hu: np.ndarray, spacing_yx_mm, *, progress: Progress | None = None) -> np.ndarray:
-        """Label values ``(N, Y, X)`` uint8 for HU slices ``(N, Y, X)`` with in-plane spacing (y, x) mm."""
+    def predict_labelmap(self, slices_hu: np.ndarray, spacing_yx_mm, *, direction=None,
+                         progress: Progress | None = None) -> np.ndarray:
+        """Label values ``(N, Y, X)`` uint8 for HU slices ``(N, Y, X)`` with in-plane spacing (y, x) mm.
+
+        ``direction`` (3x3, the image's) lets the model flip slices into its training orientation and back.
+        """
         from .net import from_model_grid, to_model_grid, torch
 
         arr, sp = check_slices(slices_hu, spacing_yx_mm)
+        arr = np.ascontiguousarray(to_canonical(arr, direction))
         progress = progress or _noop
         net = self.network
         old_threads = torch.get_num_threads()
@@ -104,6 +132,7 @@ class TorchUNetModel:
                     progress(stop / arr.shape[0], f"{self.card.name}: slice {stop}/{arr.shape[0]}")
         finally:
             torch.set_num_threads(old_threads)
+        out = np.ascontiguousarray(to_canonical(out, direction))
         log.info("%s labelled %d slices of %dx%d in %.2f s", self.card.model_id, arr.shape[0], *arr.shape[1:],
                  time.perf_counter() - t0)
         return out
@@ -117,16 +146,18 @@ class FunctionModel:
     card : ModelCard
         Card with ``kind == "rule-based"``.
     function : callable
-        ``function(slices_hu (N, Y, X), spacing_yx_mm, progress) -> (N, Y, X)`` label values of the card.
+        ``function(slices_hu (N, Y, X), spacing_yx_mm, direction, progress) -> (N, Y, X)`` label values
+        of the card.
     """
 
     def __init__(self, card: ModelCard, function: Callable[..., np.ndarray]) -> None:
         self.card = card
         self.function = function
 
-    def predict_labelmap(self, slices_hu: np.ndarray, spacing_yx_mm, *, progress: Progress | None = None) -> np.ndarray:
+    def predict_labelmap(self, slices_hu: np.ndarray, spacing_yx_mm, *, direction=None,
+                         progress: Progress | None = None) -> np.ndarray:
         arr, sp = check_slices(slices_hu, spacing_yx_mm)
-        out = np.asarray(self.function(arr, sp, progress or _noop))
+        out = np.asarray(self.function(arr, sp, direction, progress or _noop))
         if out.shape != arr.shape:
             raise InputError(f"model {self.card.model_id} returned shape {out.shape} for input {arr.shape}")
         return out.astype(np.uint8)

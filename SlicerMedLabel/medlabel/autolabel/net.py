@@ -30,7 +30,7 @@ nn = torch.nn
 F = torch.nn.functional
 
 
-def set_determinism(seed: int, *, threads: int = 2) -> None:
+def set_determinism(seed: int, *, threads: int = 1) -> None:
     """Seed torch, use deterministic algorithms and limit CPU threads (the machine is shared)."""
     torch.manual_seed(int(seed))
     torch.use_deterministic_algorithms(True)

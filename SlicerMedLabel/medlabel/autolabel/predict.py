@@ -83,7 +83,8 @@ def predict(image: Image, model, *, slices: SliceSelection = None, registry=None
         raise InputError(f"model must be a registry name or an auto-label model object; got {type(model).__name__}")
     idx = resolve_slices(slices, image.shape[0])
     labelmap = np.zeros(image.shape, np.uint8)
-    labelmap[idx] = model.predict_labelmap(image.array[idx], image.spacing_mm[1:], progress=progress)
+    labelmap[idx] = model.predict_labelmap(image.array[idx], image.spacing_mm[1:], direction=image.direction,
+                                           progress=progress)
     card = model.card
     tags = {TAG_MODEL: card.model_id, TAG_TOOL: Tool.AUTOMATIC.value, TAG_STATUS: Status.PROPOSED.value,
             TAG_TIME: now_iso(), TAG_SOURCE: _ranges_text(idx)}

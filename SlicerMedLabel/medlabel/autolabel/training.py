@@ -96,7 +96,7 @@ class TrainConfig:
     rotate_deg: float = 10.0
     scale: float = 0.1
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
     training_data: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

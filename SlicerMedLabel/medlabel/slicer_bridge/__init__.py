@@ -10,11 +10,15 @@ IJK→LPS matrix with the first two rows negated. Under PyPI ``slicer-core`` (no
 """
 
 from .headless import headless_scene
+from .oriented import array_to_oriented_image, oriented_image_to_image, update_oriented_image_from_array
 from .segmentations import labelset_to_segmentation_node, segment_tags, segmentation_node_to_labelset
 from .tables import dataframe_to_table_node, table_node_to_dataframe
 from .volumes import geometry_from_ijk_to_ras, ijk_to_ras_of, image_to_volume_node, volume_node_to_image
 
 __all__ = [
+    "array_to_oriented_image",
+    "oriented_image_to_image",
+    "update_oriented_image_from_array",
     "dataframe_to_table_node",
     "geometry_from_ijk_to_ras",
     "headless_scene",

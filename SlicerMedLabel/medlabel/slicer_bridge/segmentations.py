@@ -14,7 +14,7 @@ Terminology is stored the Slicer way, as the segment tag ``TerminologyEntry``
 
 from __future__ import annotations
 
-import re
+import logging
 
 import numpy as np
 import slicer
@@ -33,6 +33,8 @@ from .volumes import (
 )
 
 __all__ = ["labelset_to_segmentation_node", "segmentation_node_to_labelset", "segment_tags"]
+
+log = logging.getLogger(__name__)
 
 TERMINOLOGY_TAG = "TerminologyEntry"
 _BINARY = slicer.vtkSegmentationConverter.GetBinaryLabelmapRepresentationName()
@@ -91,30 +93,20 @@ def _reference_geometry(node, reference_volume) -> Geometry:
 def segment_tags(segment) -> dict[str, str]:
     """All tags of a ``vtkSegment`` as a dict (the C++ tag map is not wrapped in Python).
 
-    The keys are read from the segment's ``PrintSelf`` text ("Tags:" section, one ``key: value``
-    per line; Slicer forbids ':' in keys) and every value is then fetched with ``GetTag`` so it is
-    exact.
+    Candidate keys are read from the segment's ``PrintSelf`` text (the "Tags:" section, the last one
+    it prints, one ``key: value`` per line; Slicer forbids ':' in keys); each candidate is then
+    confirmed and its value fetched with ``GetTag``, so values are exact even when they hold
+    colons or line breaks, and text that is not a tag is ignored.
     """
-    text = str(segment)
-    lines = text.splitlines()
-    keys: list[str] = []
-    in_tags, indent = False, None
-    for line in lines:
-        stripped = line.lstrip(" ")
-        level = len(line) - len(stripped)
-        if stripped == "Tags:" and (indent is None or level <= indent):
-            in_tags, indent = True, level
-            keys = []
+    lines = str(segment).splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == "Tags:"]
+    tags: dict[str, str] = {}
+    if not starts:
+        return tags
+    for line in lines[starts[0] + 1:]:
+        key = line.strip().split(":", 1)[0]
+        if not key or key in tags:
             continue
-        if in_tags:
-            if not stripped or level <= indent:
-                in_tags = False
-                continue
-            key = stripped.split(":", 1)[0]
-            if key:
-                keys.append(key)
-    tags = {}
-    for key in keys:
         value = vtk.mutable("")
         if segment.GetTag(key, value):
             tags[key] = str(value)
@@ -247,7 +239,8 @@ def segmentation_node_to_labelset(node, reference_volume=None) -> LabelSet:
     LabelSet
         Segments in the node's order: name, colour (RGB 0..1), terminology parsed from the
         ``TerminologyEntry`` tag, the other tags, id, and a boolean (Z, Y, X) mask (voxels equal to
-        the segment's label value in its, possibly shared, labelmap). Overlaps are kept.
+        the segment's label value in its, possibly shared, labelmap). Overlaps are kept. A repeated
+        segment name becomes "name (segment id)", as in :func:`medlabel.io.read_seg_nrrd`.
         ``meta["name"]`` is the node's name.
     """
     if node is None or not node.IsA("vtkMRMLSegmentationNode"):
@@ -273,13 +266,21 @@ def segmentation_node_to_labelset(node, reference_volume=None) -> LabelSet:
         mask = np.zeros(geometry.shape, bool) if oriented is None else \
             _mask_on_geometry(oriented, vseg.GetLabelValue(), geometry)
         color = tuple(float(np.clip(c, 0.0, 1.0)) for c in vseg.GetColor())
-        ls.add(Segment(vseg.GetName() or seg_id, mask, color, terminology, _clean_tags(tags), id=seg_id))
+        name = vseg.GetName() or seg_id
+        if name in ls:  # Slicer allows repeated names; a LabelSet needs unique ones
+            name = f"{name} ({seg_id})"
+        ls.add(Segment(name, mask, color, terminology, _clean_tags(tags, name), id=seg_id))
     return ls
 
 
-_BAD_KEY = re.compile(r"[:]")
-
-
-def _clean_tags(tags: dict[str, str]) -> dict[str, str]:
-    """Drop tags our Segment cannot hold (':' in key or '|' in value cannot come from Slicer anyway)."""
-    return {k: v for k, v in tags.items() if not _BAD_KEY.search(k) and "|" not in v}
+def _clean_tags(tags: dict[str, str], segment_name: str = "") -> dict[str, str]:
+    """Tags a :class:`Segment` can hold; one with ':' in its key or '|' in its value (which Slicer
+    cannot save either) is dropped with a warning naming it."""
+    kept = {}
+    for key, value in tags.items():
+        if ":" in key or "|" in value:
+            log.warning("segment '%s': tag %r=%r dropped (':' in keys and '|' in values cannot be saved)",
+                        segment_name, key, value)
+            continue
+        kept[key] = value
+    return kept

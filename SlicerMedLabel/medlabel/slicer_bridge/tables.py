@@ -9,13 +9,17 @@ view and SegmentStatistics use.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 import vtk
 from vtk.util import numpy_support
 
 from ..errors import InputError
 from .volumes import _scene
+
+if TYPE_CHECKING:  # pandas is imported where used: Slicer does not ship it (installed on first use)
+    import pandas as pd
 
 __all__ = ["dataframe_to_table_node", "table_node_to_dataframe"]
 
@@ -63,6 +67,8 @@ def dataframe_to_table_node(df: pd.DataFrame, node=None, *, name: str | None = N
     -------
     vtkMRMLTableNode
     """
+    import pandas as pd
+
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"dataframe_to_table_node expects a pandas DataFrame; got {type(df).__name__}")
     if not isinstance(df.index, pd.RangeIndex) or df.index.name is not None:
@@ -96,6 +102,8 @@ def table_node_to_dataframe(node) -> pd.DataFrame:
     pandas.DataFrame
         Numeric columns keep their dtype (bit arrays → bool), string columns are ``object`` of str.
     """
+    import pandas as pd
+
     if node is None or not node.IsA("vtkMRMLTableNode"):
         raise InputError(f"expected a table node; got {None if node is None else node.GetClassName()}")
     table = node.GetTable()
