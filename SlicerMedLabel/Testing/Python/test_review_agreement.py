@@ -154,6 +154,7 @@ def test_agreement_tables_are_consistent_with_the_pair_functions():
     for (x, y) in combinations(["r0", "r1", "r2"], 2):
         row = pw[(pw.structure == "b") & (pw.annotator_a == x) & (pw.annotator_b == y)].iloc[0]
         assert row["dice"] == pytest.approx(dice(ann[x]["b"], ann[y]["b"]))
+        assert row["cohen_kappa"] == pytest.approx(cohen_kappa(ann[x]["b"], ann[y]["b"]))
         ref = surface_metrics(ann[x]["b"], ann[y]["b"], spacing_mm=(2.0, 1.0, 1.0))
         assert row["hd95_mm"] == pytest.approx(ref["hd95_mm"]) and row["msd_mm"] == pytest.approx(ref["msd_mm"])
     r = per[(per.structure == "a") & (per.annotator == "r2")].iloc[0]

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 import SimpleITK as sitk
 
 from conftest import data_path
@@ -13,7 +14,7 @@ from medlabel import io
 from medlabel.cli import main
 from medlabel.labels import LabelSet
 from medlabel.phantom import make_l3_phantom
-from medlabel.review.agreement import dice
+from medlabel.review.agreement import dice, fleiss_kappa
 from medlabel.review.simulate import simulate_annotators
 from medlabel.review.staple import multilabel_staple, staple
 
@@ -37,6 +38,7 @@ def test_consensus_on_lidc_readers(tmp_path, capsys):
     np.testing.assert_array_equal(dis.array, np.minimum(stack.sum(0), 4 - stack.sum(0)))
     prov = json.loads((out / "review.json").read_text())
     assert prov["parameters"]["method"] == "staple" and len(prov["inputs"]) == 4
+    assert prov["agreement"]["fleiss_kappa"]["nodule"] == pytest.approx(fleiss_kappa(list(stack)))
     # second run refuses to overwrite and leaves the files alone
     before = (out / "pairwise.csv").read_bytes()
     assert main(["consensus", *READERS, "-o", str(out), "--method", "majority"]) == 2

@@ -229,8 +229,8 @@ def agreement_tables(annotations: Mapping[str, Mapping[str, np.ndarray]], *, spa
     Returns
     -------
     dict with DataFrames
-        ``pairwise``: structure, annotator_a, annotator_b, dice, iou, hd95_mm, msd_mm, hd_mm,
-        surface_dice, voxels_a, voxels_b.
+        ``pairwise``: structure, annotator_a, annotator_b, dice, iou, cohen_kappa (inside/outside over
+        all voxels), hd95_mm, msd_mm, hd_mm, surface_dice, voxels_a, voxels_b.
         ``per_annotator``: structure, annotator, voxels, volume_ml, mean_pairwise_dice and, with a
         consensus, dice/iou/hd95_mm/msd_mm/surface_dice against it (``*_vs_consensus``).
     """
@@ -247,6 +247,7 @@ def agreement_tables(annotations: Mapping[str, Mapping[str, np.ndarray]], *, spa
     for si, s in enumerate(structures):
         have = [a for a in names if s in annotations[a]]
         masks = {a: np.asarray(annotations[a][s]).astype(bool, copy=False) for a in have}
+        n_total = int(next(iter(masks.values())).size) if masks else 0
         check_stack(list(masks.values()) + ([consensus[s]] if consensus and s in consensus else []),
                     f"agreement_tables structure {s!r}")
         allm = list(masks.values()) + ([np.asarray(consensus[s], bool)] if consensus and s in consensus else [])
@@ -270,7 +271,9 @@ def agreement_tables(annotations: Mapping[str, Mapping[str, np.ndarray]], *, spa
             d = 1.0 if tot == 0 else 2.0 * inter / tot
             union = tot - inter
             row = {"structure": s, "annotator_a": a, "annotator_b": b, "dice": d,
-                   "iou": 1.0 if union == 0 else inter / union, "voxels_a": counts[a], "voxels_b": counts[b]}
+                   "iou": 1.0 if union == 0 else inter / union,
+                   "cohen_kappa": _kappa_2x2(inter, counts[a] - inter, counts[b] - inter, n_total - union),
+                   "voxels_a": counts[a], "voxels_b": counts[b]}
             if surface:
                 row.update(_surface_stats(surfs[a], surfs[b], tolerance_mm, 95.0))
             pair_rows.append(row)
@@ -290,7 +293,7 @@ def agreement_tables(annotations: Mapping[str, Mapping[str, np.ndarray]], *, spa
                     row.update({f"{k}_vs_consensus": v for k, v in st.items()})
             ann_rows.append(row)
         progress((si + 1) / len(structures), f"agreement: structure {s} ({si + 1}/{len(structures)})")
-    pair_cols = ["structure", "annotator_a", "annotator_b", "dice", "iou"]
+    pair_cols = ["structure", "annotator_a", "annotator_b", "dice", "iou", "cohen_kappa"]
     if surface:
         pair_cols += ["hd95_mm", "msd_mm", "hd_mm", "surface_dice"]
     pair_cols += ["voxels_a", "voxels_b"]
@@ -298,6 +301,16 @@ def agreement_tables(annotations: Mapping[str, Mapping[str, np.ndarray]], *, spa
     per_annotator = pd.DataFrame(ann_rows)
     pairwise.attrs["tolerance_mm"] = per_annotator.attrs["tolerance_mm"] = tolerance_mm
     return {"pairwise": pairwise, "per_annotator": per_annotator}
+
+
+def _kappa_2x2(both: int, only_a: int, only_b: int, neither: int) -> float:
+    """Cohen's kappa of a 2x2 table (1.0 when both raters are constant and agree)."""
+    n = both + only_a + only_b + neither
+    if n == 0:
+        return 1.0
+    po = (both + neither) / n
+    pe = ((both + only_a) * (both + only_b) + (only_b + neither) * (only_a + neither)) / (n * n)
+    return 1.0 if pe >= 1.0 else (po - pe) / (1.0 - pe)
 
 
 def _pair_confusion(labelmaps: Sequence[np.ndarray]):

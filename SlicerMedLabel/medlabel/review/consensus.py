@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..labels import TAG_ANNOTATOR, TAG_SOURCE, TAG_STATUS, TAG_TOOL, LabelSet, Status, Tool, now_iso
-from .agreement import agreement_tables, disagreement_map
+from .agreement import agreement_tables, disagreement_map, fleiss_kappa
 from .flags import review_flags
 from .inputs import Annotation, align_annotations, structure_names
 from .staple import multilabel_staple, staple
@@ -35,6 +35,8 @@ class ReviewResult:
     disagreement : (Z, Y, X) uint8
         Max over structures of the number of annotators who disagree with the majority.
     pairwise, per_annotator, flags, review : DataFrame
+    summary : dict
+        Fleiss' kappa per structure (inside/outside) and over the annotators' label maps.
     """
 
     consensus: LabelSet
@@ -46,6 +48,7 @@ class ReviewResult:
     review: pd.DataFrame
     annotations: list[Annotation] = field(repr=False, default_factory=list)
     parameters: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
 
 
 def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int | None = None,
@@ -97,6 +100,7 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
     probability: dict[str, np.ndarray] = {}
     disagreement = np.zeros(geom.shape, np.uint8)
     perf_rows = []
+    kappas: dict[str, float] = {}
     ml = None
     if method == "multilabel":
         progress(0.05, f"multi-label STAPLE of {len(structures)} structures")
@@ -145,6 +149,7 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
             TAG_STATUS: Status.SUBMITTED.value, TAG_METHOD: method if method != "kofn" else f"kofn:{k}",
             TAG_ANNOTATORS: ",".join(a.annotator for a in have), "MedLabel.Time": now_iso()}))
         np.maximum(disagreement, disagreement_map(masks), out=disagreement)
+        kappas[s] = fleiss_kappa(masks) if len(masks) >= 2 else float("nan")
     progress(0.5, "agreement tables")
     masks_by = {a.annotator: {s: a.labels[s].mask for s in structures if s in a.labels} for a in anns}
     tables = agreement_tables(masks_by, spacing_mm=geom.spacing_mm, consensus={s.name: s.mask for s in consensus},
@@ -167,4 +172,10 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
     params = {"method": method, "k": k, "min_dice": min_dice, "tolerance_mm": tolerance_mm, "metric": metric,
               "accept_threshold": accept_threshold, "adjudication_threshold": adjudication_threshold,
               "reference_annotator": reference_annotator, "annotators": names, "structures": structures}
-    return ReviewResult(consensus, probability, disagreement, tables["pairwise"], per, flags, decisions, anns, params)
+    summary = {"fleiss_kappa": kappas}
+    complete = [a for a in anns if all(s in a.labels for s in structures)]
+    if len(structures) > 1 and len(complete) >= 2:
+        maps = [a.labels.to_labelmap(order=structures) for a in complete]
+        summary["fleiss_kappa_labelmap"] = fleiss_kappa(maps)
+    return ReviewResult(consensus, probability, disagreement, tables["pairwise"], per, flags, decisions, anns, params,
+                        summary)

@@ -94,6 +94,7 @@ def write_review(result: ReviewResult, out_dir, *, force: bool = False) -> dict[
     prov = {"software": f"medlabel {__version__}", "parameters": result.parameters,
             "inputs": [{"annotator": a.annotator, "skill": a.skill, "tool": a.tool, "source": a.source}
                        for a in result.annotations],
+            "agreement": result.summary,
             "flags": int(len(result.flags)),
             "decisions": result.review["decision"].value_counts().to_dict() if len(result.review) else {}}
     with atomic_write(out / "review.json", force) as tmp:
