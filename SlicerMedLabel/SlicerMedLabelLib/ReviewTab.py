@@ -76,6 +76,10 @@ class ReviewTab:
             b.connect("clicked()", lambda a=action: self.onMark(a))
             row.addWidget(b)
         form.addRow("Highlighted annotator:", row)
+        applyButton = qt.QPushButton("Apply suggested decisions to all annotators")
+        applyButton.toolTip = "Novice vs reference: accept or redo; disagreeing experts: adjudicate (segment tags)"
+        applyButton.connect("clicked()", self.onApplyDecisions)
+        form.addRow(applyButton)
         layout.addStretch(1)
         self.refreshAnnotators()
 
@@ -129,3 +133,10 @@ class ReviewTab:
             node = slicer.mrmlScene.GetNodeByID(item.data(qt.Qt.UserRole))
             ids = ReviewLogic.setStatus(node, action)
             self.status.text = f"{node.GetName()}: {len(ids)} segment(s) marked {action}"
+
+    def onApplyDecisions(self):
+        with slicer.util.tryWithErrorDisplay("Could not apply the decisions.", waitCursor=True):
+            n = self.logic.applyDecisions(self._checkedNodes())
+            if "review" in self.outputs:
+                self.tableView.setMRMLTableNode(self.outputs["review"])
+            self.status.text = f"Decisions written into {n} segment(s)"

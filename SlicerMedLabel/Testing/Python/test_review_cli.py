@@ -36,6 +36,10 @@ def test_consensus_on_lidc_readers(tmp_path, capsys):
     assert (out / "pairwise_dice.png").stat().st_size > 5000
     dis = io.read_image(out / "disagreement.nii.gz")
     np.testing.assert_array_equal(dis.array, np.minimum(stack.sum(0), 4 - stack.sum(0)))
+    tagged = io.read_seg_nrrd(out / "annotations" / "reader3.seg.nrrd")["nodule"].tags
+    review_rows = pd.read_csv(out / "review.csv").set_index("annotator")
+    assert tagged["MedLabel.Status"] == review_rows.loc["reader3", "status"]
+    assert tagged["MedLabel.ReviewDecision"] == review_rows.loc["reader3", "decision"]
     prov = json.loads((out / "review.json").read_text())
     assert prov["parameters"]["method"] == "staple" and len(prov["inputs"]) == 4
     assert prov["agreement"]["fleiss_kappa"]["nodule"] == pytest.approx(fleiss_kappa(list(stack)))

@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.force:
         existing = [f for f in OUTPUT_FILES if (args.output / f).exists()]
+        if (args.output / "annotations").is_dir() and any((args.output / "annotations").iterdir()):
+            existing.append("annotations/")
         if existing:
             from ..errors import OutputExistsError
 
