@@ -76,7 +76,10 @@ def test_consensus_on_a_simulated_team(tmp_path):
     assert main(["consensus", str(tmp_path / "in"), "-o", str(tmp_path / "ml"), "--method", "multilabel"]) == 0
     ml = io.read_seg_nrrd(tmp_path / "ml" / "consensus.seg.nrrd")
     maps = [ls.to_labelmap(order=names).astype(np.uint8) for ls in team]
-    ref = multilabel_staple(maps).labels
+    mls = multilabel_staple(maps)
+    ref = mls.labels
+    prov = json.loads((tmp_path / "ml" / "review.json").read_text())["agreement"]
+    np.testing.assert_allclose(prov["confusion_matrices"]["annotator1"], mls.confusion[0], atol=1e-6)
     for i, s in enumerate(names, start=1):
         np.testing.assert_array_equal(ml[s].mask, ref == i)
         assert dice(ml[s].mask, truth[s].mask) > np.mean([dice(ls[s].mask, truth[s].mask) for ls in team]), s

@@ -172,7 +172,12 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
     params = {"method": method, "k": k, "min_dice": min_dice, "tolerance_mm": tolerance_mm, "metric": metric,
               "accept_threshold": accept_threshold, "adjudication_threshold": adjudication_threshold,
               "reference_annotator": reference_annotator, "annotators": names, "structures": structures}
-    summary = {"fleiss_kappa": kappas}
+    summary: dict = {"fleiss_kappa": kappas}
+    if ml is not None:  # rows: label the annotator gave (0 = background, last row = ITK's reject row)
+        summary["labels"] = ["background", *structures]
+        summary["confusion_matrices"] = {a.annotator: np.round(ml.confusion[k], 6).tolist()
+                                         for k, a in enumerate(anns)}
+        summary["iterations"] = ml.iterations
     complete = [a for a in anns if all(s in a.labels for s in structures)]
     if len(structures) > 1 and len(complete) >= 2:
         maps = [a.labels.to_labelmap(order=structures) for a in complete]
