@@ -159,3 +159,14 @@ def test_inputs_not_modified():
     staple(masks)
     for a, b in zip(masks, before, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n", [10, 22])  # 16-bit pattern codes, and the np.unique path beyond 2**20 patterns
+def test_many_annotators_match_simpleitk(n):
+    masks = blobs((4, 24, 30), n, 13, spread=0.6)
+    prob, sens, spec, iters = sitk_staple(masks)
+    r = staple(masks)
+    assert np.abs(r.probability - prob).max() < 1e-6
+    np.testing.assert_array_equal(r.mask, prob >= 0.5)
+    np.testing.assert_allclose(r.sensitivity, sens, atol=1e-9)
+    assert r.iterations == iters
