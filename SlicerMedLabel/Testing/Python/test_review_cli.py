@@ -48,7 +48,8 @@ def test_consensus_on_lidc_readers(tmp_path, capsys):
     assert main(["consensus", *READERS, "-o", str(out), "--method", "majority"]) == 2
     assert "already holds" in capsys.readouterr().err
     assert (out / "pairwise.csv").read_bytes() == before
-    assert main(["consensus", *READERS, "-o", str(out), "--method", "kofn", "--k", "3", "--force"]) == 0
+    assert main(["consensus", *READERS, "-o", str(out), "--method", "kofn", "--k", "3", "--force", "--no-surface"]) == 0
+    assert "hd95_mm" not in pd.read_csv(out / "pairwise.csv").columns
     kofn = io.read_seg_nrrd(out / "consensus.seg.nrrd")["Segment_1"].mask
     np.testing.assert_array_equal(kofn, stack.sum(0) >= 3)
     assert main(["consensus", *READERS, "-o", str(tmp_path / "x"), "--method", "kofn"]) == 2

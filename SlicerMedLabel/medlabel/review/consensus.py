@@ -54,7 +54,7 @@ class ReviewResult:
 def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int | None = None,
            min_dice: float = 0.5, tolerance_mm: float = 2.0, metric: str = "dice", accept_threshold: float = 0.9,
            adjudication_threshold: float = 0.8, reference_annotator: str | None = None,
-           structures: Sequence[str] | None = None,
+           structures: Sequence[str] | None = None, surface: bool = True,
            progress: Callable[[float, str], None] | None = None) -> ReviewResult:
     """Fuse several annotators' segmentations and measure how far they agree.
 
@@ -75,6 +75,9 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
         Workflow rule, see :func:`medlabel.review.workflow.review_decisions`.
     structures : sequence of str, optional
         Structures to review (default: all).
+    surface : bool
+        False skips the surface-distance columns (HD, HD95, MSD, surface Dice) of the tables, which
+        dominate the time on large structures.
 
     Returns
     -------
@@ -153,7 +156,7 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
     progress(0.5, "agreement tables")
     masks_by = {a.annotator: {s: a.labels[s].mask for s in structures if s in a.labels} for a in anns}
     tables = agreement_tables(masks_by, spacing_mm=geom.spacing_mm, consensus={s.name: s.mask for s in consensus},
-                              tolerance_mm=tolerance_mm,
+                              tolerance_mm=tolerance_mm, surface=surface,
                               progress=lambda f, t: progress(0.5 + 0.4 * f, t))
     per = tables["per_annotator"]
     skills = {a.annotator: (a.skill, a.tool) for a in anns}
@@ -169,7 +172,8 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
                                  tolerance_mm=tolerance_mm)
     decisions = decisions[decisions["structure"].isin(structures)].reset_index(drop=True)
     progress(1.0, "review done")
-    params = {"method": method, "k": k, "min_dice": min_dice, "tolerance_mm": tolerance_mm, "metric": metric,
+    params = {"method": method, "k": k, "surface_metrics": surface, "min_dice": min_dice,
+              "tolerance_mm": tolerance_mm, "metric": metric,
               "accept_threshold": accept_threshold, "adjudication_threshold": adjudication_threshold,
               "reference_annotator": reference_annotator, "annotators": names, "structures": structures}
     summary: dict = {"fleiss_kappa": kappas}
