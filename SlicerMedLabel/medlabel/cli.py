@@ -17,6 +17,13 @@ from .errors import MedLabelError
 
 #: sub-command modules, in the order shown by ``--help``
 COMMAND_MODULES: list[str] = [
+    "medlabel.commands.info",
+    "medlabel.commands.demo",
+    "medlabel.commands.consensus",
+    "medlabel.commands.pet_stats",
+    "medlabel.commands.autolabel",
+    "medlabel.commands.pseudolabel",
+    "medlabel.commands.train",
 ]
 
 

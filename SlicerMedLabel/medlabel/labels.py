@@ -148,12 +148,18 @@ class Geometry:
     origin_lps: tuple[float, float, float] = (0.0, 0.0, 0.0)
     direction: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+        object.__setattr__(self, "spacing_mm", tuple(float(s) for s in self.spacing_mm))
+        object.__setattr__(self, "origin_lps", tuple(float(o) for o in self.origin_lps))
+        object.__setattr__(self, "direction", tuple(float(d) for d in np.asarray(self.direction).ravel()))
+
     @classmethod
     def of(cls, image: Image) -> Geometry:
         return cls(
             tuple(int(s) for s in image.shape),
-            tuple(image.spacing_mm),
-            tuple(image.origin_lps),
+            tuple(float(s) for s in image.spacing_mm),
+            tuple(float(o) for o in image.origin_lps),
             tuple(float(v) for v in np.asarray(image.direction).ravel()),
         )
 

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from medlabel.errors import GeometryError, InputError
 from medlabel.image import Image, lps_to_ras
 from medlabel.labels import TERMS, Geometry, LabelSet, Segment, Terminology

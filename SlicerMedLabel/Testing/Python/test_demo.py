@@ -1,0 +1,24 @@
+"""`medlabel demo` end to end: writes its outputs, refuses to overwrite without --force."""
+
+import numpy as np
+
+from medlabel import cli, io
+
+
+def test_demo_writes_report_and_keeps_existing_files(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "-o", str(out)]) == 0
+    for name in ("report.html", "overview_real_ct.png", "overview_phantom.png", "phantom_truth.seg.nrrd"):
+        assert (out / name).stat().st_size > 500, name
+    truth = io.read_seg_nrrd(out / "phantom_truth.seg.nrrd")
+    assert "skeletal_muscle" in truth.names and truth["skeletal_muscle"].voxel_count > 0
+    html = (out / "report.html").read_text()
+    assert "overview_phantom.png" in html
+    before = (out / "report.html").stat().st_mtime_ns
+    capsys.readouterr()
+    assert cli.main(["demo", "-o", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (out / "report.html").stat().st_mtime_ns == before
+    assert cli.main(["demo", "-o", str(out), "--force"]) == 0
+    assert np.array_equal(io.read_seg_nrrd(out / "phantom_truth.seg.nrrd")["vertebra"].mask,
+                          truth["vertebra"].mask)
