@@ -29,13 +29,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "SlicerMedLabel"))
 DATA = (REPO / ".." / "shared" / "data").resolve()
 
+from medlabel.image import Image  # noqa: E402
 from medlabel.segment import Box, back_project, dice, grabcut  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------- data
 def _read(path: Path):
     import SimpleITK as sitk
-    from medlabel.image import Image
+
     if path.is_dir():
         r = sitk.ImageSeriesReader()
         r.SetFileNames(r.GetGDCMSeriesFileNames(str(path)))

@@ -39,17 +39,17 @@ from ._common import fill_holes as fill_holes_
 from .gmm import GaussianMixture, fit_gmm
 from .graphcut import contrast_beta, solve_cut
 
-#: variance floor of the smoothed-intensity feature, as a fraction of the image noise (see _var_floor);
-#: 0.25 was chosen on the benchmark sets (0 over-segments a noisy synthetic ellipsoid, 0.5 costs the
-#: LIDC nodule about 0.05 Dice with a box alone); see docs/benchmarks/segment.md
-SMOOTH_NOISE_FRACTION = 0.25
+#: variance floor of the smoothed-intensity feature as a fraction of the image noise (see _var_floor).
+#: Without it noisy synthetic objects get a one-voxel shell (Dice 0.92 on an ellipsoid); see
+#: docs/benchmarks/segment.md for its effect on the reference sets.
+SMOOTH_NOISE_FRACTION = 0.5
 
 
 def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[float],
             fg_seeds: np.ndarray | None = None, bg_seeds: np.ndarray | None = None,
             iterations: int = 5, smoothness: float = 4.0, contrast: float = 1.0, geodesic: float = 30.0,
             n_components: int = 4,
-            smoothing_mm: float | None = None, background_margin_mm: float | None = None,
+            smoothing_mm: float = 0.0, background_margin_mm: float | None = None,
             max_graph_voxels: int = 400_000, keep: str = "auto", fill_holes: bool = True,
             seed: int = 0, progress: Progress | None = None) -> np.ndarray:
     """Segment the object in ``box`` by iterated graph cuts.
@@ -59,9 +59,9 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
     image : (Z, Y, X) or (Y, X) ndarray
         CT in HU or PET (SUV, Bq/ml); a 2-D slice gives a 2-D cut (4-neighbourhood).
     box : Box, optional
-        Voxels outside it are background (``Box.rect`` for one slice). None = the whole image
-        (no outside background: the background model then starts from the image border and from
-        ``bg_seeds``). A box touching the image border is clipped.
+        Voxels outside it are background (``Box.rect`` for one slice). None = the whole image.
+        When nothing lies outside the box and there are no ``bg_seeds``, the image's outer voxel
+        layer is taken as background. A box sticking out of the image is clipped.
     spacing_mm : (3,) or (2,) sequence of float
         Voxel size z, y, x (or y, x) in mm; weights and smoothing use it (anisotropic voxels).
     fg_seeds, bg_seeds : ndarray of bool, optional
@@ -81,9 +81,11 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
         boundary stick more to strong intensity edges).
     n_components : int
         Gaussians per mixture (foreground and background).
-    smoothing_mm : float, optional
-        Sigma (mm) of the smoothed-intensity feature; 0 uses the intensity alone. Default:
-        ``max(1 mm, 0.7 x the finest in-plane pixel)``, i.e. at least about one pixel (PET).
+    smoothing_mm : float
+        Sigma (mm) of an optional second feature, the Gaussian-smoothed intensity; 0 (default) uses
+        the intensity alone. Smoothing helps noisy PET a little (box-only Dice 0.70 -> 0.75 on
+        STS_001 with ~3 mm) but blends values across edges, which can add a one-voxel shell
+        (see docs/benchmarks/segment.md).
     background_margin_mm : float, optional
         Width of the ring outside the box whose voxels train the background model (and may be
         labelled). Default: half the box's largest side, clamped to 10..30 mm.
@@ -137,8 +139,6 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
         raise InputError(f"iterations must be >= 1; got {iterations}")
     if not smoothness >= 0:
         raise InputError(f"smoothness must be >= 0; got {smoothness}")
-    if smoothing_mm is None:
-        smoothing_mm = max(1.0, 0.7 * min(sp[1], sp[2]))
     if smoothing_mm < 0:
         raise InputError(f"smoothing_mm must be >= 0 mm; got {smoothing_mm}")
     if geodesic < 0:
@@ -168,13 +168,14 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
     bg_c = bg[sl] if bg is not None else np.zeros(crop.shape, bool)
 
     out = np.zeros(shape, bool)
-    if float(crop.max()) == float(crop.min()):
-        res = (in_box | fg_c) & ~bg_c
-    else:
-        res = _grabcut_region(crop, in_box, fg_c, bg_c, sp, iterations=int(iterations), smoothness=float(smoothness), contrast=float(contrast),
-                              geodesic=float(geodesic),
-                              n_components=int(n_components), smoothing_mm=float(smoothing_mm),
-                              max_graph_voxels=int(max_graph_voxels), seed=int(seed), progress=progress)
+    if float(crop.max()) == float(crop.min()):  # no intensity evidence: the box with the strokes applied
+        out[sl] = (in_box | fg_c) & ~bg_c
+        progress(1.0, "GrabCut done (constant image)")
+        return out.reshape(np.shape(image))
+    res = _grabcut_region(crop, in_box, fg_c, bg_c, sp, iterations=int(iterations), smoothness=float(smoothness),
+                          contrast=float(contrast), geodesic=float(geodesic), n_components=int(n_components),
+                          smoothing_mm=float(smoothing_mm), max_graph_voxels=int(max_graph_voxels), seed=int(seed),
+                          progress=progress)
     res = _postprocess(res, fg_c, bg_c, keep=keep, fill=fill_holes)
     out[sl] = res
     progress(1.0, "GrabCut done")
@@ -252,14 +253,16 @@ def _grabcut_region(crop, in_box, fg_c, bg_c, sp, *, iterations, smoothness, con
                     smoothing_mm, max_graph_voxels, seed, progress) -> np.ndarray:
     feat = _features(crop, sp, smoothing_mm)
     floor = _var_floor(feat, SMOOTH_NOISE_FRACTION)
+    if not (~(in_box | fg_c) | bg_c).any():
+        # box = whole region and no background stroke: nothing anchors the background, so the image's
+        # outer voxel layer is taken as background (the object must not touch the image border)
+        bg_c = bg_c | (_border_layer(crop.shape) & ~fg_c)
+        if not bg_c.any():
+            return in_box | fg_c
     fixed_fg = fg_c.copy()
     free = in_box & ~fg_c & ~bg_c
     labels = (in_box | fg_c) & ~bg_c          # Rother's start: the box (and fg strokes) are foreground
     bg_train = ~labels
-    if not bg_train.any():  # box = whole region and no background stroke: start from the border layer
-        bg_train = _border_layer(crop.shape) & ~fg_c
-        if not bg_train.any():
-            return labels
     beta = contrast_beta(crop, seed=seed) * contrast
     opts = dict(smoothness=smoothness, n_components=n_components, seed=seed, beta=beta, sp=sp, floor=floor)
     if int(free.sum()) > max_graph_voxels and min(crop.shape) > 1:
@@ -290,7 +293,7 @@ def _iterate(crop, feat, free, fixed_fg, labels, bg_train, *, iterations, smooth
     for it in range(iterations):
         fg_x = _sample(feat, fg_train, 8000, seed + it)
         bg_x = _sample(feat, bg_train, 8000, seed + 1000 + it)
-        if fg_x.shape[0] == 0:
+        if fg_x.shape[0] == 0 or bg_x.shape[0] == 0:
             break
         fg_model = fit_gmm(fg_x, n_components=n_components, min_var=floor, seed=seed + it, init=fg_model,
                            n_iter=10 if fg_model is None else 3)
