@@ -24,6 +24,8 @@ COMMAND_MODULES: list[str] = [
     "medlabel.commands.autolabel",
     "medlabel.commands.pseudolabel",
     "medlabel.commands.train",
+    "medlabel.commands.backproject",
+    "medlabel.commands.grabcut",
 ]
 
 
