@@ -119,7 +119,7 @@ class SegmentEffectLogic:
         """
         image = self.sourceImage(volumeNode)
         axis = self.thinAxis(roi) if isinstance(roi, Box) else None
-        order = _axis_first(axis if scope == "slice" else None)
+        order = _axis_first(axis if scope in ("slice", "slab") else None)
         arr, sp = np.transpose(image.array, order), tuple(image.spacing_mm[a] for a in order)
         troi = _permute_box(roi, order) if isinstance(roi, Box) else np.transpose(roi, order)
         for key in ("scope_mask",):
@@ -129,6 +129,20 @@ class SegmentEffectLogic:
         inv = np.argsort(order)
         return type(res)(np.transpose(res.likelihood, inv), np.transpose(res.mask, inv), res.histogram,
                          np.transpose(res.scope, inv))
+
+    def backProjectionForEffect(self, volumeNode, roi: Box | np.ndarray, *, scope: str, slabSlices: int = 0,
+                                **params):
+        """The effect's scopes: 'slice' (the rectangle's plane), 'slab' (``slabSlices`` planes on each side of
+        it, along the view's axis) or 'volume'. A segment ROI (mask) is searched in the whole volume."""
+        if scope == "slab":
+            if not isinstance(roi, Box) or self.thinAxis(roi) is None:
+                raise InputError("a slab needs a rectangle drawn in a slice view (not a segment or a 3-D box)")
+            axis = self.thinAxis(roi)
+            centre = (roi.z0, roi.y0, roi.x0)[axis]
+            params["slab"] = (centre - int(slabSlices), centre + int(slabSlices) + 1)
+        elif scope == "slice" and not isinstance(roi, Box):
+            scope = "volume"
+        return self.backProjection(volumeNode, roi, scope=scope, **params)
 
     # -- outputs --------------------------------------------------------------------------------
     def maskToOrientedImage(self, mask: np.ndarray, volumeNode):

@@ -147,3 +147,25 @@ def test_preview_node_holds_the_mask_and_is_removed(pet_case, mrml_scene):
     assert seg.GetSegmentation().GetNumberOfSegments() == 0          # the user's segmentation is untouched
     logic.removePreview(node)
     assert not mrml_scene.IsNodePresent(node)
+
+
+def test_back_projection_effect_scopes(pet_case):
+    image, ref, volume, seg = pet_case
+    logic = _logic()
+    roi = Box(25, 26, 18, 24, 18, 24)
+    slab = logic.backProjectionForEffect(volume, roi, scope="slab", slabSlices=2, bins=16, threshold=0.05)
+    direct = back_project(image.array, roi, spacing_mm=image.spacing_mm, scope="slab", slab=(23, 28), bins=16,
+                          threshold=0.05)
+    np.testing.assert_array_equal(slab.mask, direct.mask)
+    assert slab.mask[23:28].any() and not slab.mask[:23].any() and not slab.mask[28:].any()
+    # a coronal rectangle: the slab runs along j
+    cor = Box(20, 30, 21, 22, 15, 25)
+    res = logic.backProjectionForEffect(volume, cor, scope="slab", slabSlices=1, bins=16, threshold=0.05)
+    assert res.mask[:, 20:23].any() and not np.delete(res.mask, [20, 21, 22], axis=1).any()
+    # a segment ROI searches the volume
+    roi_mask = np.zeros(ref.shape, bool)
+    roi_mask[25, 18:24, 18:24] = True
+    vol = logic.backProjectionForEffect(volume, roi_mask, scope="slice", bins=16, threshold=0.05)
+    assert vol.scope.all()
+    with pytest.raises(InputError, match="slab needs a rectangle"):
+        logic.backProjectionForEffect(volume, roi_mask, scope="slab", slabSlices=1)
