@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "medlabel.commands.autolabel",
     "medlabel.commands.pseudolabel",
     "medlabel.commands.train",
+    "medlabel.commands.export",
 ]
 
 

@@ -218,7 +218,8 @@ def validate_coco(data: dict[str, Any]) -> list[str]:
         bbox = a.get("bbox", [])
         if len(bbox) != 4 or not all(isinstance(v, (int, float)) for v in bbox):
             problems.append(f"{what} bbox must be 4 numbers; got {bbox}")
-        elif im is not None and (bbox[0] < 0 or bbox[1] < 0 or bbox[0] + bbox[2] > im["width"] + 1e-6
+        elif im is not None and isinstance(im.get("width"), int) and isinstance(im.get("height"), int) and (
+                bbox[0] < 0 or bbox[1] < 0 or bbox[0] + bbox[2] > im["width"] + 1e-6
                                  or bbox[1] + bbox[3] > im["height"] + 1e-6 or bbox[2] <= 0 or bbox[3] <= 0):
             problems.append(f"{what} bbox {bbox} is empty or outside the {im['width']}x{im['height']} image")
         for poly in a.get("segmentation", []) if isinstance(a.get("segmentation"), list) else []:

@@ -46,7 +46,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import logging
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -257,19 +259,28 @@ def deidentify_files(files: Sequence[str | os.PathLike], out_dir: str | os.PathL
     files = list(files)
     if not files:
         raise InputError("deidentify_files: no files given")
+    quiet = logging.getLogger("pydicom")
+    level = quiet.level
     for n, f in enumerate(files):
         f = Path(f)
         try:
-            ds = pydicom.dcmread(f)
+            quiet.setLevel(logging.ERROR)  # value-length notes about the source are not ours to fix
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                ds = pydicom.dcmread(f)
+                ds.decode()
         except FileNotFoundError:
             raise ReadError(f"{f} does not exist") from None
         except Exception as exc:
             raise DicomError(f"{f} is not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
+        finally:
+            quiet.setLevel(level)
         if "SOPInstanceUID" not in ds:
             raise DicomError(f"{f} has no SOPInstanceUID; it is not a DICOM instance that can be de-identified")
         deidentify_dataset(ds, pseudo)
         target = out_dir / f"{ds.SOPInstanceUID}.dcm"
-        with atomic_write(target, force) as tmp:
+        with atomic_write(target, force) as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
             ds.save_as(tmp, enforce_file_format=True)
         outputs.append(target)
         if progress:
