@@ -321,7 +321,7 @@ def export_dataset(
                     annotations.append({
                         "id": len(annotations) + 1, "image_id": image_ids[int(k)], "category_id": cid,
                         "segmentation": outer, "segmentation_holes": holes, "area": float(n_px),
-                        "area_px": n_px, "area_mm2": round(n_px * image.pixel_area_mm2, 4),
+                        "area_px": n_px, "area_mm2": round(n_px * image.pixel_area_mm2, 6),
                         "bbox": bbox, "bbox_xyxy": xyxy, "iscrowd": 0, "segment_name": s.name,
                         "annotator": s.tags.get(TAG_ANNOTATOR), "tool": s.tags.get(TAG_TOOL),
                         "status": s.tags.get(TAG_STATUS), "skill": s.tags.get(TAG_SKILL),
