@@ -280,6 +280,8 @@ def test_bad_inputs(tmp_path):
         export_dataset([ExportCase(image, [truth])], tmp_path / "c", stratify="age")
     with pytest.raises(InputError, match="no segmentation"):
         export_dataset([ExportCase(image, [])], tmp_path / "d")
+    with pytest.raises(InputError, match="preset"):
+        export_dataset([ExportCase(image, [truth], window="lungs")], tmp_path / "e")
     assert not (tmp_path / "a").exists()  # nothing written before the inputs were checked
 
 
@@ -309,13 +311,15 @@ def test_cli_manifest_groups_annotators(tmp_path, capsys):
     pd.DataFrame({"image": [str(img), str(img)],
                   "segmentation": [str(data_path("lidc_idri_0314/reader3.nii.gz")),
                                    str(data_path("lidc_idri_0314/reader4.nii.gz"))],
-                  "annotator": ["r3", "r4"], "names": ["1=nodule", "1=nodule"]}).to_csv(manifest, index=False)
+                  "annotator": ["r3", "r4"], "names": ["1=nodule", "1=nodule"],
+                  "window": ["lung", "lung"]}).to_csv(manifest, index=False)
     out = tmp_path / "m"
     rc = cli.main(["export", str(manifest), "-o", str(out), "--no-dicom-masks"])
     assert rc == 0, capsys.readouterr().out
     data = json.loads((out / "dataset.json").read_text())
     assert {a["annotator"] for a in data["annotations"]} == {"r3", "r4"}
     assert {im["patient_id"] for im in data["images"]} == {"LIDC-IDRI-0314"}
+    assert {tuple(im["window_hu"]) for im in data["images"]} == {(-1350.0, 150.0)}  # lung window of the manifest
     assert not (out / "masks").exists()
 
 

@@ -1,7 +1,8 @@
 """`medlabel export <inputs> -o <dir>`: COCO-style data set with DICOM SEG masks, splits and QA.
 
 Inputs are pairs ``IMAGE SEGMENTATION [IMAGE SEGMENTATION ...]`` or one CSV manifest with columns
-``image, segmentation`` and optionally ``patient_id, annotator, names`` (``1=liver;2=spine``).
+``image, segmentation`` and optionally ``patient_id, annotator, names`` (``1=liver;2=spine``) and
+``window`` (PNG window of that image: a preset such as ``lung`` or ``centre,width``).
 Rows or pairs that name the same image become one case with several segmentations (annotators).
 """
 
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "patient-level splits (splits.csv) and a QA report (qa.csv).")
     p.add_argument("inputs", nargs="+", type=Path,
                    help="IMAGE SEGMENTATION pairs, or one CSV manifest (columns image, segmentation[, patient_id, "
-                        "annotator, names])")
+                        "annotator, names, window])")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     p.add_argument("--split", default="8:1:1", help="patient-level train:val:test ratios (default 8:1:1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split shuffle (default 0)")
@@ -82,24 +83,27 @@ def cases_from_inputs(inputs: list[Path], names: dict[int, str] | None = None):
 
             rows.append({"image": resolve(r["image"]), "segmentation": resolve(r["segmentation"]),
                          "patient_id": r.get("patient_id") or None, "annotator": r.get("annotator") or None,
-                         "names": parse_names(r.get("names")) or names})
+                         "names": parse_names(r.get("names")) or names, "window": r.get("window") or None})
     else:
         if len(inputs) % 2:
             raise InputError(f"{len(inputs)} inputs given: give IMAGE SEGMENTATION pairs (an even number) or one "
                              ".csv manifest")
         for image, seg in zip(inputs[::2], inputs[1::2], strict=True):
-            rows.append({"image": image, "segmentation": seg, "patient_id": None, "annotator": None, "names": names})
+            rows.append({"image": image, "segmentation": seg, "patient_id": None, "annotator": None, "names": names,
+                         "window": None})
     grouped: dict[str, dict] = {}
     for r in rows:
         for key in ("image", "segmentation"):
             if not r[key].exists():
                 raise ReadError(f"{key} {r[key]} does not exist")
         g = grouped.setdefault(str(r["image"].resolve()), {"image": r["image"], "segs": [], "annotators": [],
-                                                          "patient_id": r["patient_id"], "names": r["names"]})
+                                                          "patient_id": r["patient_id"], "names": r["names"],
+                                                          "window": r["window"]})
         g["segs"].append(r["segmentation"])
         g["annotators"].append(r["annotator"])
     return [ExportCase(g["image"], g["segs"], patient_id=g["patient_id"],
-                       annotators=g["annotators"] if any(g["annotators"]) else None, names=g["names"])
+                       annotators=g["annotators"] if any(g["annotators"]) else None, names=g["names"],
+                       window=g["window"])
             for g in grouped.values()]
 
 

@@ -56,6 +56,8 @@ class ExportCase:
         One per segmentation; used for segments without a ``MedLabel.Annotator`` tag.
     names : dict int → str, optional
         Category names for label values of label-map files (``Segment_<v>`` → name).
+    window : str or (centre, width), optional
+        PNG window of this case (e.g. "lung" for chest CT); default: the export's ``window``.
     """
 
     image: str | os.PathLike | Image
@@ -63,6 +65,7 @@ class ExportCase:
     patient_id: str | None = None
     annotators: list[str | None] | None = None
     names: dict[int, str] | None = None
+    window: str | tuple[float, float] | None = None
 
 
 @dataclass
@@ -239,6 +242,7 @@ def export_dataset(
     loaded = []
     for i, case in enumerate(cases):
         report(0.3 * i / len(cases), f"reading case {i + 1}/{len(cases)}")
+        window_limits(np.zeros(1), "CT", case.window or window)  # a bad window fails before any work
         loaded.append(_load_case(case, i))
 
     # 2. patient-level split
@@ -279,7 +283,7 @@ def export_dataset(
         case_key = _slug(f"{public_pid(pid)}_{series_count[pid]}")
         meta = image.meta
         modality = meta.get("Modality")
-        low, high = window_limits(image.array, modality, window)
+        low, high = window_limits(image.array, modality, cases[i].window or window)
         union = np.zeros(image.shape[0], bool)
         for ls in labelsets:
             for s in ls:
