@@ -333,3 +333,23 @@ def test_cli_input_errors(tmp_path, capsys):
     assert cli.main(["export", str(data_path("dcmqi/ct-3slice")), str(data_path("dcmqi/liver_seg.nrrd")),
                      "-o", str(tmp_path / "z"), "--names", "liver"]) == 2
     assert "value=name" in capsys.readouterr().err
+
+
+def test_unnamed_readers_get_separate_masks_and_force_removes_stale_files(tmp_path):
+    img = data_path("lidc_idri_0314/image")
+    r1, r2 = data_path("lidc_idri_0314/reader1.nii.gz"), data_path("lidc_idri_0314/reader2.nii.gz")
+    out = tmp_path / "ds"
+    first = export_dataset([ExportCase(img, [r1])], out)
+    assert first.files["masks"] == ["masks/LIDC-IDRI-0314_1/Segment_1.dcm"]
+    assert any("default names" in n for n in first.notes)
+    second = export_dataset([ExportCase(img, [r1, r2], names={1: "nodule"})], out, force=True)
+    # no annotator given: the file names tell the two segmentations apart
+    assert sorted(second.files["masks"]) == ["masks/LIDC-IDRI-0314_1/nodule_reader1.dcm",
+                                             "masks/LIDC-IDRI-0314_1/nodule_reader2.dcm"]
+    data = json.loads((out / "dataset.json").read_text())
+    assert {a["annotator"] for a in data["annotations"]} == {"reader1", "reader2"}
+    assert sorted(p.name for p in (out / "masks").rglob("*.dcm")) == ["nodule_reader1.dcm", "nodule_reader2.dcm"]
+    assert second.qa_passed and "warn" not in set(second.qa.status)
+    (out / "images" / "stray.png").write_bytes(b"x")
+    qa = check_export(out)
+    assert qa[qa.check == "unlisted_files"].status.item() == "warn"

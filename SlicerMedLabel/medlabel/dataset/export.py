@@ -111,6 +111,10 @@ def _load_case(case: ExportCase, index: int) -> tuple[Image, list[LabelSet], str
                              f"{_describe(case.image)} is {image.shape} (or origin/spacing differ); resample it first")
         ls = ls.copy()
         annotator = case.annotators[j] if case.annotators else None
+        if annotator is None and len(case.segmentations) > 1:
+            # several segmentations without annotator: tell them apart by their file (or set) name
+            src = seg.meta.get("source") if isinstance(seg, LabelSet) else seg
+            annotator = Path(str(src)).name.split(".")[0] if src else f"segmentation{j + 1}"
         renamed = LabelSet(ls.geometry, meta=ls.meta)
         for s in ls:
             m = re.fullmatch(r"Segment_(\d+)", s.name)
@@ -235,6 +239,8 @@ def export_dataset(
     if stratify not in (None, "annotators", "labels"):
         raise InputError(f"stratify must be None, 'annotators' or 'labels'; got {stratify!r}")
     fractions = parse_ratios(split)
+    for case in cases:
+        window_limits(np.zeros(1), "CT", case.window or window)  # a bad window fails before any work
     pseudo = (Pseudonymizer(salt) if salt else Pseudonymizer.random()) if deidentify else None
     notes: list[str] = []
 
@@ -242,7 +248,6 @@ def export_dataset(
     loaded = []
     for i, case in enumerate(cases):
         report(0.3 * i / len(cases), f"reading case {i + 1}/{len(cases)}")
-        window_limits(np.zeros(1), "CT", case.window or window)  # a bad window fails before any work
         loaded.append(_load_case(case, i))
 
     # 2. patient-level split
@@ -270,6 +275,8 @@ def export_dataset(
         return (pseudo.uid(str(uid)) if pseudo else str(uid)) if uid else None
 
     # 3. per case: PNGs, annotations, DICOM
+    if dataset_json.exists():  # force: remove what the previous export listed, so nothing stale remains
+        _remove_previous(out, dataset_json)
     categories: dict[str, dict] = {}
     images: list[dict] = []
     annotations: list[dict] = []
@@ -340,6 +347,7 @@ def export_dataset(
                 files["dicom"].extend(str(p.relative_to(out)) for p in new)
                 sources = new
             if dicom_masks:
+                written: set[str] = set()
                 for ls in labelsets:
                     for s in ls:
                         if not s.mask.any():
@@ -347,6 +355,10 @@ def export_dataset(
                         annot = s.tags.get(TAG_ANNOTATOR)
                         name = _slug(s.name) + (f"_{_slug(annot)}" if annot and len(labelsets) > 1 else "")
                         rel = f"masks/{case_key}/{name}.dcm"
+                        n = 2
+                        while rel in written:
+                            rel, n = f"masks/{case_key}/{name}_{n}.dcm", n + 1
+                        written.add(rel)
                         write_dicom_seg(LabelSet(ls.geometry, [s]), sources, out / rel, force=True,
                                         series_description=f"{s.name} mask"[:64], content_creator=annot or None)
                         files["masks"].append(rel)
@@ -354,6 +366,11 @@ def export_dataset(
             notes.append(f"{case_key}: the image is not a DICOM series (NIfTI/NRRD or an image without its files); "
                          "no DICOM SEG masks" + (" and no de-identified DICOM" if pseudo else "") + " written for it")
         report(frac1, f"case {i + 1}/{len(loaded)} done")
+
+    generic = sorted(n for n in categories if re.fullmatch(r"Segment_\d+", n))
+    if generic:
+        notes.append(f"categories {generic} carry label-map default names; give names (CLI --names 1=liver, "
+                     "manifest column names) so that different structures do not share a category")
 
     # 4. JSON files
     created = now_iso()
@@ -407,3 +424,20 @@ def _write_png(path: Path, pixels: np.ndarray) -> None:
 
     with atomic_write(path, True) as tmp:
         PILImage.fromarray(np.ascontiguousarray(pixels, np.uint8)).save(tmp, format="PNG")
+
+
+def _remove_previous(out: Path, dataset_json: Path) -> None:
+    """Delete the files a previous export in ``out`` listed (images, masks, DICOM) and its JSONs."""
+    try:
+        old = json.loads(dataset_json.read_text())
+    except (OSError, ValueError):
+        return
+    listed = [im.get("file_name", "") for im in old.get("images", [])]
+    for group in ("masks", "dicom"):
+        listed += old.get("medlabel", {}).get("files", {}).get(group, [])
+    listed += [f"{name}.json" for name in old.get("medlabel", {}).get("split_ratios", {})]
+    root = out.resolve()
+    for rel in listed:
+        path = (out / rel).resolve()
+        if rel and root in path.parents and path.is_file():
+            path.unlink()

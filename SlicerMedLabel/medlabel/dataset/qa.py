@@ -28,7 +28,8 @@ def check_export(out_dir: str | os.PathLike):
     * every DICOM SEG and de-identified DICOM file listed in ``medlabel.files`` exists and reads;
       each SEG has at least one frame;
     * no patient appears in two splits; split files together hold exactly the images of
-      ``dataset.json``.
+      ``dataset.json``;
+    * files in ``images/``, ``masks/``, ``dicom/`` that ``dataset.json`` does not list (warn).
 
     Returns
     -------
@@ -121,6 +122,12 @@ def check_export(out_dir: str | os.PathLike):
         _check_dicom(out / rel, rel, "dicom_seg", add, need_frames=True)
     for rel in files.get("dicom", []):
         _check_dicom(out / rel, rel, "dicom_deidentified", add, need_frames=False)
+    listed = {im["file_name"] for im in data.get("images", [])} | set(files.get("masks", [])) | \
+        set(files.get("dicom", []))
+    extra = sorted(str(p.relative_to(out)) for d in ("images", "masks", "dicom") if (out / d).is_dir()
+                   for p in (out / d).rglob("*") if p.is_file() and str(p.relative_to(out)) not in listed)
+    add("unlisted_files", "output folder", "warn" if extra else "ok",
+        f"{len(extra)} file(s) not in dataset.json, e.g. {extra[:3]}" if extra else "every file is listed")
     return pd.DataFrame(rows, columns=["check", "item", "status", "detail"])
 
 
