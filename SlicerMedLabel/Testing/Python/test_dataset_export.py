@@ -353,3 +353,17 @@ def test_unnamed_readers_get_separate_masks_and_force_removes_stale_files(tmp_pa
     (out / "images" / "stray.png").write_bytes(b"x")
     qa = check_export(out)
     assert qa[qa.check == "unlisted_files"].status.item() == "warn"
+
+
+def test_rtstruct_source_gives_coco_and_seg(tmp_path):
+    image_dir = data_path("tcia_sts/STS_001/CT/dicom/image")
+    rs = data_path("tcia_sts/STS_001/CT/dicom/mask/RS.dcm")
+    res = export_dataset([ExportCase(image_dir, [rs])], tmp_path / "rs", dicom_masks=True)
+    assert res.qa_passed and res.categories == ["GTV_Mass_CT"]
+    image = read_image(image_dir)
+    truth = read_segmentation(rs, reference=image).segments[0].mask
+    assert res.n_images == res.n_annotations == int(truth.any(axis=(1, 2)).sum())
+    seg = read_dicom_seg(tmp_path / "rs" / res.files["masks"][0], reference=image)
+    np.testing.assert_array_equal(seg.segments[0].mask, truth)
+    hdr = pydicom.dcmread(tmp_path / "rs" / res.files["masks"][0], stop_before_pixels=True)
+    assert hdr.ReferencedSeriesSequence[0].SeriesInstanceUID == image.meta["SeriesInstanceUID"]
