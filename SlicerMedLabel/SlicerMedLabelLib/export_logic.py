@@ -24,8 +24,12 @@ from medlabel.slicer_bridge import (
     segmentation_node_to_labelset,
     volume_node_to_image,
 )
+from SlicerMedLabelLib.dependencies import CORE_MODULES, ensure_packages
 
 log = logging.getLogger(__name__)
+
+#: packages the export needs beyond Slicer's own (skimage: contours; matplotlib brings Pillow for PNGs)
+EXPORT_MODULES: tuple[str, ...] = (*CORE_MODULES, "skimage", "matplotlib")
 
 #: prefix of the node attributes the main module's loader writes (DICOM tags, source path)
 ATTRIBUTE_PREFIX = "MedLabel."
@@ -130,6 +134,7 @@ class ExportLogic:
 
         if not manifestPath:
             raise InputError("choose a manifest CSV file")
+        ensure_packages(EXPORT_MODULES)
         start = time.time()
         self.progress(0.0, f"reading {Path(manifestPath).name}")
         cases = cases_from_inputs([Path(manifestPath)])
@@ -137,6 +142,7 @@ class ExportLogic:
 
     def _export(self, cases, outputDir, start, *, split="8:1:1", seed=0, stratify=None, deidentify=False,
                 salt=None, window="auto", allSlices=False, dicomMasks=True, force=False, qaTableNode=None):
+        ensure_packages(EXPORT_MODULES)  # inside Slicer: asks, then installs what is missing
         from medlabel.dataset import export_dataset
 
         if not outputDir:

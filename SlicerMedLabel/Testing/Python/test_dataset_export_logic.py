@@ -103,3 +103,15 @@ def test_manifest_and_errors(mrml_scene, tmp_path):
     volume = SlicerMedLabelLogic().loadVolume(data_path("dcmqi/ct-3slice"))
     with pytest.raises(InputError, match="segmentation"):
         logic.exportCases([SceneCase(volume, [])], tmp_path / "y")
+
+
+def test_missing_package_is_a_message_not_a_crash(mrml_scene, tmp_path, monkeypatch):
+    import SlicerMedLabelLib.dependencies as deps
+    from medlabel.errors import MissingDependencyError
+
+    monkeypatch.setattr(deps, "missing_packages", lambda modules: ["skimage"])
+    volume = SlicerMedLabelLogic().loadVolume(data_path("dcmqi/ct-3slice"))
+    seg = SlicerMedLabelLogic().loadSegmentation(data_path("dcmqi/liver_seg.nrrd"), referenceVolume=volume)
+    with pytest.raises(MissingDependencyError, match="scikit-image"):
+        ExportLogic().exportCases([SceneCase(volume, [seg])], tmp_path / "ds")
+    assert not (tmp_path / "ds").exists()
