@@ -244,22 +244,24 @@ def export_dataset(
     pseudo = (Pseudonymizer(salt) if salt else Pseudonymizer.random()) if deidentify else None
     notes: list[str] = []
 
-    # 1. read everything (geometry checks happen here, before any file is written)
-    loaded = []
-    for i, case in enumerate(cases):
-        report(0.3 * i / len(cases), f"reading case {i + 1}/{len(cases)}")
-        loaded.append(_load_case(case, i))
-
-    # 2. patient-level split
+    # 1. first pass: every case is read and checked (grids, names) before any file is written; only
+    #    the patient id, annotators and labels are kept, so memory holds one case at a time
     per_patient_annotators: dict[str, set] = defaultdict(set)
     per_patient_labels: dict[str, set] = defaultdict(set)
-    for _image, labelsets, pid in loaded:
+    case_pids: list[str] = []
+    for i, case in enumerate(cases):
+        report(0.25 * i / len(cases), f"checking case {i + 1}/{len(cases)}")
+        _image, labelsets, pid = _load_case(case, i)
+        case_pids.append(pid)
         for ls in labelsets:
             for s in ls:
                 per_patient_annotators[pid].add(s.tags.get(TAG_ANNOTATOR, ""))
                 if s.mask.any():
                     per_patient_labels[pid].add(s.name)
-    patients = list(dict.fromkeys(pid for _, _, pid in loaded))
+        del _image, labelsets
+
+    # 2. patient-level split
+    patients = list(dict.fromkeys(case_pids))
     strata = None
     if stratify == "annotators":
         strata = {p: len(per_patient_annotators[p]) for p in patients}
@@ -283,14 +285,15 @@ def export_dataset(
     files: dict[str, list[str]] = {"images": [], "masks": [], "dicom": []}
     series_count: dict[str, int] = defaultdict(int)
     out.mkdir(parents=True, exist_ok=True)
-    for i, (image, labelsets, pid) in enumerate(loaded):
-        frac0, frac1 = 0.3 + 0.6 * i / len(loaded), 0.3 + 0.6 * (i + 1) / len(loaded)
-        report(frac0, f"exporting case {i + 1}/{len(loaded)}")
+    for i, case in enumerate(cases):
+        frac0, frac1 = 0.25 + 0.65 * i / len(cases), 0.25 + 0.65 * (i + 1) / len(cases)
+        report(frac0, f"exporting case {i + 1}/{len(cases)}")
+        image, labelsets, pid = _load_case(case, i)  # second pass (cheap for in-memory cases)
         series_count[pid] += 1
         case_key = _slug(f"{public_pid(pid)}_{series_count[pid]}")
         meta = image.meta
         modality = meta.get("Modality")
-        low, high = window_limits(image.array, modality, cases[i].window or window)
+        low, high = window_limits(image.array, modality, case.window or window)
         union = np.zeros(image.shape[0], bool)
         for ls in labelsets:
             for s in ls:
@@ -365,7 +368,7 @@ def export_dataset(
         else:
             notes.append(f"{case_key}: the image is not a DICOM series (NIfTI/NRRD or an image without its files); "
                          "no DICOM SEG masks" + (" and no de-identified DICOM" if pseudo else "") + " written for it")
-        report(frac1, f"case {i + 1}/{len(loaded)} done")
+        report(frac1, f"case {i + 1}/{len(cases)} done")
 
     generic = sorted(n for n in categories if re.fullmatch(r"Segment_\d+", n))
     if generic:
