@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
     "medlabel.commands.bodycomp",
     "medlabel.commands.backproject",
     "medlabel.commands.grabcut",
+    "medlabel.commands.export",
 ]
 
 
