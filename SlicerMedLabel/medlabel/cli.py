@@ -25,6 +25,9 @@ COMMAND_MODULES: list[str] = [
     "medlabel.commands.pseudolabel",
     "medlabel.commands.train",
     "medlabel.commands.bodycomp",
+    "medlabel.commands.backproject",
+    "medlabel.commands.grabcut",
+    "medlabel.commands.export",
 ]
 
 
