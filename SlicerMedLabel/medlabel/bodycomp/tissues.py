@@ -7,7 +7,7 @@ Method (per axial slice)
 2. **Tissue classes by HU window** (presets below; the Alberta protocol of Mitsiopoulos et al.,
    J Appl Physiol 1998;85:115-122 and Mourtzakis et al., Appl Physiol Nutr Metab 2008;33:997-1006):
    muscle -29..150 HU, subcutaneous/intermuscular fat -190..-30 HU, visceral fat -150..-50 HU.
-   Pixels whose local mean over muscle-window neighbours exceeds ``dense_mean_hu`` (90 HU;
+   Pixels whose local mean over muscle-window neighbours exceeds ``dense_mean_hu`` (80 HU;
    low-density trabecular bone, contrast-enhanced organs) count as dense, not muscle.
 3. **Muscle compartment**: soft tissue and bone more than ``skin_mm`` inside the body outline
    (so skin is never muscle), without specks smaller than ``speck_mm2`` (septa in the fat), closed
@@ -192,8 +192,8 @@ class _SliceLabels:
 def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows, *, skin_mm: float,
                  close_mm: float, n_angles: int, max_wall_mm: float, island_mm2: float, posterior: int,
                  max_front_wall_mm: float, spine_half_width_mm: float, grow_mm: float, pocket_mm: float,
-                 speck_mm2: float, gap_mm: float, dense_mean_hu: float | None = 90.0,
-                 vertebra_close_mm: float = 3.0, cortical_hu: float = 250.0, grow_spine_only: bool = True,
+                 speck_mm2: float, gap_mm: float, dense_mean_hu: float | None = 80.0,
+                 vertebra_close_mm: float = 6.0, cortical_hu: float = 250.0, grow_spine_only: bool = True,
                  jump_factor: float = 1.5, jump_mm: float = 6.0, psoas_reach_mm: float = 45.0,
                  psoas_front_mm: float = 20.0, organ_contrast_hu: float | None = 20.0,
                  shallow_mm: float = 6.0) -> _SliceLabels:
@@ -211,7 +211,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     inner = depth_body > skin_mm
     muscle_win = _in(hu, win.muscle_hu)
     # bright on average (low-density trabecular bone, contrast-enhanced organs) is not muscle even
-    # where single pixels fall inside the muscle window: muscle averages 20-60 HU
+    # where single pixels fall inside the muscle window: muscle averages 20-65 HU
     if dense_mean_hu is not None:
         # local mean of the muscle-window pixels only (normalised convolution): cortical bone or
         # air next to a muscle does not shift it
