@@ -193,7 +193,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
                  close_mm: float, n_angles: int, max_wall_mm: float, island_mm2: float, posterior: int,
                  max_front_wall_mm: float, spine_half_width_mm: float, grow_mm: float, pocket_mm: float,
                  speck_mm2: float, gap_mm: float, dense_mean_hu: float | None = 80.0,
-                 vertebra_close_mm: float = 6.0, cortical_hu: float = 250.0, grow_spine_only: bool = True,
+                 vertebra_close_mm: float = 6.0, max_vertebra_mm2: float = 4000.0, cortical_hu: float = 250.0, grow_spine_only: bool = True,
                  jump_factor: float = 1.5, jump_mm: float = 6.0, psoas_reach_mm: float = 45.0,
                  psoas_front_mm: float = 20.0, organ_contrast_hu: float | None = 20.0,
                  shallow_mm: float = 6.0) -> _SliceLabels:
@@ -263,23 +263,33 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     bone_close = _disk(max(2.0, 1.5 * max(sy, sx)), spacing_yx)
     dense_filled = ndi.binary_fill_holes(ndi.binary_closing(dense, structure=bone_close) | dense)
     vertebra = np.zeros_like(body)
-    # pieces of bone merged with a wider closing (low-density vertebral bodies break into fragments)
-    v_close = _disk(vertebra_close_mm, spacing_yx)
-    merged = ndi.binary_fill_holes(ndi.binary_closing(np.pad(dense & comp, 8), structure=v_close))[8:-8, 8:-8]
-    lab_d, n_d = ndi.label(merged & comp)
-    if n_d:
-        yy, xx = np.nonzero(comp)
-        cy, cx = yy.mean(), xx.mean()
-        gy0, gx0 = np.mgrid[0:hu.shape[0], 0:hu.shape[1]]
-        # the spine lies on the midline in the posterior half of the compartment
-        spine_box = (np.abs(gx0 - cx) * sx <= 30.0) & ((gy0 - cy) * posterior >= 0) & comp
+    yy, xx = np.nonzero(comp)
+    cy, cx = yy.mean(), xx.mean()
+    gy0, gx0 = np.mgrid[0:hu.shape[0], 0:hu.shape[1]]
+    # the spine lies on the midline in the posterior half of the compartment
+    spine_box = (np.abs(gx0 - cx) * sx <= 30.0) & ((gy0 - cy) * posterior >= 0) & comp
+    # pieces of bone merged with a closing (low-density vertebral bodies break into fragments); when
+    # the closing also swallows contrast-filled bowel or kidneys (a component far larger than any
+    # vertebra), fall back to the unmerged bone
+    for radius in (vertebra_close_mm, 0.0):
+        if radius > 0:
+            merged = ndi.binary_fill_holes(ndi.binary_closing(
+                np.pad(dense & comp, 8), structure=_disk(radius, spacing_yx)))[8:-8, 8:-8]
+        else:
+            merged = dense_filled & comp
+        lab_d, n_d = ndi.label(merged & comp)
+        if not n_d:
+            continue
         idx = np.arange(1, n_d + 1)
         overlap = np.asarray(ndi.sum_labels(spine_box & merged, lab_d, idx)) * px_mm2
         sizes = np.asarray(ndi.sum_labels(np.ones_like(hu), lab_d, idx)) * px_mm2
         overlap[sizes < 200.0] = 0.0  # a vertebra is > 2 cm² in any adult
         if overlap.max() > 0:
-            vertebra = lab_d == int(np.argmax(overlap)) + 1
-            dense_filled = dense_filled | vertebra
+            best = int(np.argmax(overlap))
+            vertebra = lab_d == best + 1
+            if sizes[best] <= max_vertebra_mm2:
+                break
+    dense_filled = dense_filled | vertebra
     # contrast-filled vessels may touch the vertebral body and join it; its cortical bone (brighter
     # than contrast in the portal phase) marks where the bone really is, for the anatomy rules below
     v_core = vertebra & (hu > cortical_hu)
