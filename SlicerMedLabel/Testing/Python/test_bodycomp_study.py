@@ -123,3 +123,15 @@ def test_cli_builds_a_reference_and_uses_it(tmp_path, phantom):
     expected = (row["muscle_area_cm2"] - round(f.mean(), 2)) / round(f.std(ddof=1), 2)
     assert row["t_sma_cm2"] == pytest.approx(expected)
     assert main(["bodycomp", "--build-reference", str(tmp_path / "cohort.csv"), "-o", str(tmp_path)]) == 2
+
+
+def test_cli_custom_hu_windows(tmp_path, phantom):
+    image, _ = phantom
+    src = io.write_image(image, tmp_path / "ph.nrrd")
+    rc = main(["bodycomp", str(src), "--slice", "1", "--hu-window", "vat=-60,-50", "-o", str(tmp_path / "o"),
+               "--study-id", "p"])
+    assert rc == 0
+    row = pd.read_csv(tmp_path / "o" / "p_bodycomp.csv").iloc[0]
+    assert row["windows_preset"] == "custom" and "VAT -60..-50" in row["windows_hu"]
+    assert row["vat_area_cm2"] < 1.0  # the phantom's fat (-100 HU) lies outside that window
+    assert main(["bodycomp", str(src), "--slice", "1", "--hu-window", "bone=1,2", "-o", str(tmp_path / "x")]) == 2

@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--height", type=float, help="height in metres (default: DICOM PatientSize when plausible)")
     p.add_argument("--weight", type=float, help="weight in kg (default: DICOM PatientWeight when plausible)")
     p.add_argument("--preset", default="alberta", help="HU windows: alberta (default) or fat_190_30")
+    p.add_argument("--hu-window", action="append", default=[], metavar="TISSUE=LOW,HIGH",
+                   help="custom HU window replacing the preset's, e.g. vat=-190,-30 (tissue: muscle, sat, imat, "
+                        "vat); repeatable")
     p.add_argument("--reference", default="lee2022", help="reference set for T-scores (default lee2022)")
     p.add_argument("--study-id", help="name used in the row and file names")
     p.add_argument("--reference-file", type=Path, action="append", default=[],
@@ -70,6 +73,27 @@ def _bar(total_text: str):
     return bar, progress
 
 
+def parse_windows(preset: str, items: list[str]):
+    """The preset, or a dict of custom windows (``muscle_hu`` ...) when ``--hu-window`` was given."""
+    from ..bodycomp import resolve_windows
+
+    if not items:
+        return preset
+    base = resolve_windows(preset).to_dict()
+    base.pop("name")
+    for item in items:
+        key, _, value = item.partition("=")
+        key = key.strip().lower()
+        if key not in ("muscle", "sat", "imat", "vat"):
+            raise InputError(f"--hu-window {item!r}: tissue must be muscle, sat, imat or vat")
+        try:
+            lo, hi = (float(v) for v in value.split(","))
+        except ValueError:
+            raise InputError(f"--hu-window {item!r}: give LOW,HIGH in HU, e.g. vat=-190,-30") from None
+        base[f"{key}_hu"] = (lo, hi)
+    return {**base, "name": "custom"}
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import bodycomp, io
 
@@ -88,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote reference set {args.name} ({len(ref.entries)} entries) to {path}")
         return 0
     registry = bodycomp.load_reference_sets(extra=args.reference_file)
+    preset = parse_windows(args.preset, args.hu_window)
     if args.batch is not None:
         if args.input is not None:
             raise InputError("give either one study (INPUT) or --batch, not both")
@@ -97,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         bar, progress = _bar(f"bodycomp batch ({len(studies)} studies)")
         try:
             table, failures = bodycomp.run_batch(studies, args.output, auto_l3=True, slab_slices=args.slab,
-                                                 preset=args.preset, reference=args.reference, force=args.force,
+                                                 preset=preset, reference=args.reference, force=args.force,
                                                  registry=registry, progress=progress)
         finally:
             bar.close()
@@ -120,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         res = bodycomp.run_study(image, slice_index=args.slice_index, slice_mm=args.slice_mm, auto_l3=args.auto_l3,
                                  vertebra_labels=labels.array if labels is not None else None,
                                  slab_slices=args.slab, sex=args.sex, height_m=args.height, weight_kg=args.weight,
-                                 preset=args.preset, reference=args.reference, registry=registry,
+                                 preset=preset, reference=args.reference, registry=registry,
                                  study_id=args.study_id,
                                  out_dir=args.output, force=args.force, progress=progress)
     finally:
