@@ -367,3 +367,17 @@ def test_rtstruct_source_gives_coco_and_seg(tmp_path):
     np.testing.assert_array_equal(seg.segments[0].mask, truth)
     hdr = pydicom.dcmread(tmp_path / "rs" / res.files["masks"][0], stop_before_pixels=True)
     assert hdr.ReferencedSeriesSequence[0].SeriesInstanceUID == image.meta["SeriesInstanceUID"]
+
+
+def test_stratify_by_labels(tmp_path):
+    cases = _phantom_cases(6, nz=1)
+    for c in cases[3:]:  # patients 3..5 have no vertebra label
+        c.segmentations[0]["vertebra"].mask[:] = False
+    res = export_dataset(cases, tmp_path / "ds", split="2:1:0", seed=7, stratify="labels", dicom_masks=False)
+    with_vertebra = [res.splits[f"PAT{i:02d}"] for i in range(3)]
+    without = [res.splits[f"PAT{i:02d}"] for i in range(3, 6)]
+    assert sorted(with_vertebra) == sorted(without) == ["train", "train", "val"]
+    df = pd.read_csv(tmp_path / "ds" / "splits.csv")
+    assert set(df[df.labels == "skeletal_muscle"].patient_id) == {f"PAT{i:02d}" for i in range(3, 6)}
+    assert not (tmp_path / "ds" / "test.json").exists() or not json.loads(
+        (tmp_path / "ds" / "test.json").read_text())["images"]
