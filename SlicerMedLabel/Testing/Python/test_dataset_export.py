@@ -292,12 +292,13 @@ def test_cli_pairs(tmp_path, capsys):
     out = tmp_path / "cli"
     rc = cli.main(["export", str(data_path("dcmqi/ct-3slice")), str(data_path("dcmqi/liver_seg.nrrd")),
                    "-o", str(out), "--split", "8:1:1", "--seed", "0", "--deidentify", "--salt", "x",
-                   "--names", "1=liver", "--window", "liver"])
+                   "--names", "1=liver", "--window", "liver", "--supercategory", "liver=organ"])
     text = capsys.readouterr().out
     assert rc == 0, text
     assert "3 slices" in text and "0 failures" in text
     data = json.loads((out / "dataset.json").read_text())
     assert data["images"][0]["window_hu"] == [-20.0, 140.0]
+    assert data["categories"][0]["supercategory"] == "organ"
     assert data["images"][0]["patient_id"] == Pseudonymizer("x").patient_id("99000")
     assert len(list((out / "dicom").rglob("*.dcm"))) == 3 and len(list((out / "masks").rglob("*.dcm"))) == 1
     assert cli.main(["export", str(data_path("dcmqi/ct-3slice")), str(data_path("dcmqi/liver_seg.nrrd")),
@@ -333,6 +334,9 @@ def test_cli_input_errors(tmp_path, capsys):
     assert cli.main(["export", str(data_path("dcmqi/ct-3slice")), str(data_path("dcmqi/liver_seg.nrrd")),
                      "-o", str(tmp_path / "z"), "--names", "liver"]) == 2
     assert "value=name" in capsys.readouterr().err
+    assert cli.main(["export", str(data_path("dcmqi/ct-3slice")), str(data_path("dcmqi/liver_seg.nrrd")),
+                     "-o", str(tmp_path / "z"), "--supercategory", "liver"]) == 2
+    assert "category=group" in capsys.readouterr().err
 
 
 def test_unnamed_readers_get_separate_masks_and_force_removes_stale_files(tmp_path):

@@ -140,10 +140,10 @@ def _describe(obj) -> str:
     return str(obj)
 
 
-def _category_entry(cid: int, name: str, seg) -> dict[str, Any]:
+def _category_entry(cid: int, name: str, seg, group: str | None = None) -> dict[str, Any]:
     term = seg.terminology
     entry: dict[str, Any] = {"id": cid, "name": name,
-                             "supercategory": term.category.meaning if term else "unspecified"}
+                             "supercategory": group or (term.category.meaning if term else "unspecified")}
     if term:
         entry["code"] = {"scheme": term.type.scheme, "value": term.type.value, "meaning": term.type.meaning}
         entry["snomed_ct"] = term.type.value if term.type.scheme in ("SCT", "SRT") else None
@@ -182,6 +182,7 @@ def export_dataset(
     window: str | tuple[float, float] | None = "auto",
     slices: str = "labeled",
     dicom_masks: bool = True,
+    supercategories: dict[str, str] | None = None,
     description: str = "SlicerMedLabel dataset export",
     license_name: str = "unspecified",
     force: bool = False,
@@ -214,6 +215,9 @@ def export_dataset(
         Export only slices where some segment has voxels (default), or every slice.
     dicom_masks : bool
         Write one DICOM SEG per category and segmentation for DICOM sources.
+    supercategories : dict category name → group, optional
+        COCO ``supercategory`` per category (e.g. ``{"nodule_a": "malignant", "nodule_b": "benign"}``);
+        default: the terminology category (e.g. "Morphologically Altered Structure").
     progress : callable(fraction, text), optional
 
     Returns
@@ -325,7 +329,8 @@ def export_dataset(
         for ls in labelsets:
             for s in ls:
                 if s.name not in categories:
-                    categories[s.name] = _category_entry(len(categories) + 1, s.name, s)
+                    categories[s.name] = _category_entry(len(categories) + 1, s.name, s,
+                                                         (supercategories or {}).get(s.name))
                 cid = categories[s.name]["id"]
                 for k in np.flatnonzero(s.mask.any(axis=(1, 2))):
                     m2 = s.mask[k]
@@ -370,6 +375,9 @@ def export_dataset(
                          "no DICOM SEG masks" + (" and no de-identified DICOM" if pseudo else "") + " written for it")
         report(frac1, f"case {i + 1}/{len(cases)} done")
 
+    unknown = sorted(set(supercategories or {}) - set(categories))
+    if unknown:
+        notes.append(f"supercategory given for {unknown}, which no segment is named; categories: {list(categories)}")
     generic = sorted(n for n in categories if re.fullmatch(r"Segment_\d+", n))
     if generic:
         notes.append(f"categories {generic} carry label-map default names; give names (CLI --names 1=liver, "
