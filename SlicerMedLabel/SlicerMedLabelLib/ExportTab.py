@@ -151,7 +151,8 @@ class ExportTab:
         from medlabel.commands.export import parse_groups
 
         return {"split": self.splitEdit.text.strip() or "8:1:1", "seed": self.seedSpin.value,
-                "supercategories": parse_groups(self.groupEdit.text), "stratify": self.stratifyCombo.currentData or None, "deidentify": self.deidCheck.checked,
+                "supercategories": parse_groups(self.groupEdit.text),
+                "stratify": self.stratifyCombo.currentData or None, "deidentify": self.deidCheck.checked,
                 "salt": self.saltEdit.text or None, "window": self.windowCombo.currentText.strip() or "auto",
                 "allSlices": self.allSlicesCheck.checked, "dicomMasks": self.dicomMasksCheck.checked,
                 "force": self.forceCheck.checked, "qaTableNode": self.qaTableNode}
