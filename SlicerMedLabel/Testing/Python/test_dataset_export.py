@@ -385,3 +385,21 @@ def test_stratify_by_labels(tmp_path):
     assert set(df[df.labels == "skeletal_muscle"].patient_id) == {f"PAT{i:02d}" for i in range(3, 6)}
     assert not (tmp_path / "ds" / "test.json").exists() or not json.loads(
         (tmp_path / "ds" / "test.json").read_text())["images"]
+
+
+def test_pet_series_uses_percentile_window_and_gets_a_seg(tmp_path):
+    pet_dir = data_path("tcia_sts/STS_001/PET/dicom/image")
+    mask = data_path("tcia_sts/STS_001/PET/nifti/mask/mask.nii.gz")
+    res = export_dataset([ExportCase(pet_dir, [mask], names={1: "lesion"})], tmp_path / "pet",
+                         deidentify=True, salt="p")
+    assert res.qa_passed and len(res.files["masks"]) == 1 and len(res.files["dicom"]) == 59
+    pet = read_image(pet_dir)
+    lo, hi = np.percentile(pet.array, [0.5, 99.5])
+    data = json.loads((tmp_path / "pet" / "dataset.json").read_text())
+    im = data["images"][0]
+    assert im["modality"] == "PT" and im["window_hu"] == pytest.approx([lo, hi], abs=1e-3)
+    png = np.asarray(PILImage.open(tmp_path / "pet" / im["file_name"]))
+    expected = np.clip(np.rint((pet.array[im["slice_index"]].astype(float) - lo) / (hi - lo) * 255), 0, 255)
+    assert np.abs(png.astype(int) - expected).max() <= 1  # window limits are stored rounded to 1e-3
+    deid = pydicom.dcmread(next((tmp_path / "pet" / "dicom").rglob("*.dcm")))
+    assert deid.Units == "GML" and float(deid.PatientWeight) == 71.0  # SUV-relevant tags kept
