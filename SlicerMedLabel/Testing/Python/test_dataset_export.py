@@ -403,3 +403,16 @@ def test_pet_series_uses_percentile_window_and_gets_a_seg(tmp_path):
     assert np.abs(png.astype(int) - expected).max() <= 1  # window limits are stored rounded to 1e-3
     deid = pydicom.dcmread(next((tmp_path / "pet" / "dicom").rglob("*.dcm")))
     assert deid.Units == "GML" and float(deid.PatientWeight) == 71.0  # SUV-relevant tags kept
+
+
+def test_large_data_sets_are_read_twice_with_the_same_result(tmp_path, monkeypatch):
+    import medlabel.dataset.export as export_module
+
+    cases = _phantom_cases(3)
+    kept = export_dataset(cases, tmp_path / "kept", split="1:1:1")
+    monkeypatch.setattr(export_module, "CACHE_BYTES", 0)  # nothing kept: every case is loaded again
+    reread = export_dataset(cases, tmp_path / "reread", split="1:1:1")
+    a = json.loads((tmp_path / "kept" / "dataset.json").read_text())
+    b = json.loads((tmp_path / "reread" / "dataset.json").read_text())
+    assert a["annotations"] == b["annotations"] and a["images"] == b["images"]
+    assert kept.splits == reread.splits and reread.qa_passed

@@ -63,7 +63,7 @@ def mask_to_polygons(mask: np.ndarray, *, tolerance_px: float = 0.0) -> tuple[li
     >>> outer
     [[2.5, 3.0, 3.0, 2.5, 3.0, 1.5, 2.5, 1.0, 1.5, 1.0, 1.0, 1.5, 1.0, 2.5, 1.5, 3.0]]
     """
-    from skimage.measure import approximate_polygon, find_contours
+    from skimage.measure import find_contours
 
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2:
@@ -80,6 +80,8 @@ def mask_to_polygons(mask: np.ndarray, *, tolerance_px: float = 0.0) -> tuple[li
     for rc in find_contours(padded, 0.5, positive_orientation="high"):
         rc = rc + offset  # back to the slice's row/column indices
         if tolerance_px > 0:
+            from skimage.measure import approximate_polygon  # imports scipy.signal: only when asked
+
             rc = approximate_polygon(rc, tolerance_px)
         if len(rc) > 1 and np.allclose(rc[0], rc[-1]):
             rc = rc[:-1]  # COCO polygons are implicitly closed
