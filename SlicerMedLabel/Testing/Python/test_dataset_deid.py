@@ -164,6 +164,7 @@ def test_nested_phi_and_unknown_elements(tmp_path):
     ds.add_new((0x0018, 0x9999), "UN", b"JANCT000")  # unknown public element
     ds.ImageComments = "patient JANCT000"
     ds.StudyDescription = "CT for 99000"
+    ds.ContrastBolusAgent = "IOPAMIDOL 99000"  # a kept text field that mentions the PatientID
     pseudo = Pseudonymizer("nested")
     out = deidentify_dataset(ds, pseudo)
     ref = out.SourceImageSequence[0]
@@ -175,6 +176,7 @@ def test_nested_phi_and_unknown_elements(tmp_path):
     assert shifted.days == pseudo.shift_days("99000")
     assert (0x0009, 0x1001) not in out and (0x0018, 0x9999) not in out
     assert "ImageComments" not in out and "StudyDescription" not in out
+    assert out.ContrastBolusAgent == f"IOPAMIDOL {out.PatientID}"
     path = tmp_path / "x.dcm"
     out.save_as(path, enforce_file_format=True)
     raw = path.read_bytes()
