@@ -416,3 +416,25 @@ def test_large_data_sets_are_read_twice_with_the_same_result(tmp_path, monkeypat
     b = json.loads((tmp_path / "reread" / "dataset.json").read_text())
     assert a["annotations"] == b["annotations"] and a["images"] == b["images"]
     assert kept.splits == reread.splits and reread.qa_passed
+
+
+def test_pet_and_ct_of_one_patient_stay_together(tmp_path):
+    sts = data_path("tcia_sts/STS_001")
+    cases = [ExportCase(sts / "CT/dicom/image", [sts / "CT/dicom/mask/RS.dcm"]),
+             ExportCase(sts / "PET/dicom/image", [sts / "PET/nifti/mask/mask.nii.gz"], names={1: "GTV_Mass_PET"})]
+    res = export_dataset(cases, tmp_path / "petct", deidentify=True, salt="s", dicom_masks=False)
+    assert res.qa_passed and len(res.splits) == 1
+    data = json.loads((tmp_path / "petct" / "dataset.json").read_text())
+    by_modality = {}
+    for im in data["images"]:
+        by_modality.setdefault(im["modality"], set()).add((im["patient_id"], im["study_uid"], im["series_uid"],
+                                                           im["case"], im["split"]))
+    (ct,), (pt,) = by_modality["CT"], by_modality["PT"]
+    assert ct[0] == pt[0] == Pseudonymizer("s").patient_id("STS_001")  # one pseudonym
+    assert ct[1] == pt[1] and ct[2] != pt[2]  # same (remapped) study, different series
+    assert (ct[3], pt[3]) == (f"{ct[0]}_1", f"{ct[0]}_2") and ct[4] == pt[4]
+    # the de-identified CT and PET copies still share their study and frame of reference
+    first = {d.name: pydicom.dcmread(next(d.glob("*.dcm"))) for d in (tmp_path / "petct" / "dicom").iterdir()}
+    a, b = first[ct[3]], first[pt[3]]
+    assert a.StudyInstanceUID == b.StudyInstanceUID == ct[1]
+    assert a.FrameOfReferenceUID == b.FrameOfReferenceUID
