@@ -73,6 +73,10 @@ class PetTab:
         self.resampleCombo.addItem("Fraction (partial volume)", "fraction")
         self.resampleCombo.toolTip = "How segments on another grid (CT) are moved onto the PET grid"
         form2.addRow("CT→PET resampling:", self.resampleCombo)
+        self.scaleSpin = self._spin(0.0, 1e6, "", "Multiplies the volume's values first: 1 for volumes loaded "
+                                    "here as SUV; the SUV factor for a Bq/ml volume loaded elsewhere", decimals=8)
+        self.scaleSpin.value = 1.0
+        form2.addRow("Value scale:", self.scaleSpin)
         self.computeButton = qt.QPushButton("Compute table")
         self.exportButton = qt.QPushButton("Export table (CSV/XLSX)...")
         form2.addRow(self.computeButton)
@@ -140,7 +144,8 @@ class PetTab:
             self.tableNode = self.logic.computeStatistics(
                 self.volumeSelector.currentNode(), self.segmentationSelector.currentNode(),
                 resample=self.resampleCombo.currentData, threshold=mode,
-                thresholdValue=None if mode == "none" else self.thresholdSpin.value, tableNode=self.tableNode)
+                thresholdValue=None if mode == "none" else self.thresholdSpin.value, suvScale=self.scaleSpin.value,
+                tableNode=self.tableNode)
             slicer.app.layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpTableView)
             slicer.app.applicationLogic().GetSelectionNode().SetActiveTableID(self.tableNode.GetID())
             slicer.app.applicationLogic().PropagateTableSelection()

@@ -127,6 +127,9 @@ class PetLogic:
         suv_type = suvVolumeNode.GetAttribute(ATTR_SUV_TYPE)
         if suv_type:
             df.insert(1, "suv_type", suv_type)
+            formula = self.suvInfo(suvVolumeNode).get("lbm_formula")
+            if formula:
+                df.insert(2, "lbm_formula", formula)
         name = f"{segmentationNode.GetName()} PET statistics"
         table = dataframe_to_table_node(df, tableNode, name=name, units=COLUMN_UNITS)
         self.lastTable = df

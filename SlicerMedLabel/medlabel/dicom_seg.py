@@ -20,7 +20,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -172,8 +171,8 @@ def read_dicom_seg(path: str | Path, *, reference: Image | Geometry | str | Path
     except Exception as exc:
         raise ReadError(f"{path} is not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
     if str(ds.get("SOPClassUID", "")) == "1.2.840.10008.5.1.4.1.1.481.3":
-        raise DicomError(f"{path} is an RT Structure Set (contours), not a DICOM SEG; convert it to a SEG or a "
-                         "label map first (e.g. Slicer with SlicerRT), or give the NIfTI/NRRD mask")
+        raise DicomError(f"{path} is an RT Structure Set (contours), not a DICOM SEG; read it with "
+                         "medlabel.rtstruct.read_rtstruct(path, reference=image)")
     if str(ds.get("SOPClassUID", "")) != SEG_SOP_CLASS:
         raise DicomError(f"{path} is not a DICOM SEG (SOPClassUID {ds.get('SOPClassUID', 'missing')}); "
                          "give a Segmentation Storage file")
@@ -391,16 +390,3 @@ def write_dicom_seg(
         seg.save_as(tmp)
     return path
 
-
-def describe(ds_or_path: Any) -> list[dict[str, Any]]:
-    """Segment number, label, algorithm type and frame count per segment of a SEG (for listings)."""
-    import pydicom
-
-    ds = ds_or_path if hasattr(ds_or_path, "SegmentSequence") else pydicom.dcmread(ds_or_path, stop_before_pixels=True)
-    counts: dict[int, int] = {}
-    for item in ds.get("PerFrameFunctionalGroupsSequence", []):
-        n = int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
-        counts[n] = counts.get(n, 0) + 1
-    return [{"number": int(s.SegmentNumber), "label": str(s.get("SegmentLabel", "")),
-             "algorithm_type": str(s.get("SegmentAlgorithmType", "")), "frames": counts.get(int(s.SegmentNumber), 0)}
-            for s in ds.SegmentSequence]

@@ -101,7 +101,8 @@ RADIOPHARM_TAGS = ("Radiopharmaceutical", "RadiopharmaceuticalStartTime", "Radio
                    "RadionuclideTotalDose", "RadionuclideHalfLife", "RadionuclidePositronFraction")
 
 
-def _is_dicom_file(p: Path) -> bool:
+def is_dicom_file(p: Path) -> bool:
+    """True when ``p`` has the DICM preamble or a .dcm/.ima suffix."""
     try:
         with open(p, "rb") as f:
             head = f.read(132)
@@ -353,7 +354,7 @@ def read_image(path: str | os.PathLike, series_uid: str | None = None) -> Image:
             raise ReadError(f"{path} has {img.GetNumberOfComponentsPerPixel()} components per voxel; "
                             "a scalar volume is expected")
         return Image.from_sitk(img, {"source": str(path)})
-    if _is_dicom_file(path):
+    if is_dicom_file(path):
         import pydicom
 
         try:
@@ -624,9 +625,18 @@ def read_segmentation(path: str | os.PathLike, reference: Image | None = None) -
         ls = read_seg_nrrd(path)
     elif suffix in _SITK_SUFFIXES:
         return read_labelmap(path, reference=reference)
-    elif _is_dicom_file(path):
-        from .dicom_seg import read_dicom_seg
+    elif is_dicom_file(path):
+        import pydicom
 
+        from .dicom_seg import read_dicom_seg
+        from .rtstruct import RTSTRUCT_SOP_CLASS, read_rtstruct
+
+        sop = str(pydicom.dcmread(path, stop_before_pixels=True).get("SOPClassUID", ""))
+        if sop == RTSTRUCT_SOP_CLASS:
+            if reference is None:
+                raise InputError(f"{path} is an RT structure set: its contours need the image they were drawn "
+                                 "on; pass reference=<that image> (CLI: --reference)")
+            return read_rtstruct(path, reference=reference)
         return read_dicom_seg(path, reference=reference)
     else:
         raise ReadError(f"{path}: unknown segmentation format '{suffix}'; expected .seg.nrrd, "

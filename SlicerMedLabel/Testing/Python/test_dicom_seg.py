@@ -161,3 +161,40 @@ def test_wrong_reference_and_non_seg_file(ct3):
         read_dicom_seg(data_path("tcia_qin_headneck/mask/mask.dcm"), reference=ct3)
     with pytest.raises(DicomError, match="not a DICOM SEG"):
         read_dicom_seg(ct3.meta["files"][0])
+
+
+@pytest.mark.parametrize("modality", ["PET", "CT"])
+def test_rtstruct_rasterised_like_the_shipped_masks(modality):
+    """STS_001's RT structure sets on their own series equal mirp's NIfTI masks voxel for voxel."""
+    from medlabel.rtstruct import read_rtstruct
+
+    base = f"tcia_sts/STS_001/{modality}"
+    image = read_image(data_path(f"{base}/dicom/image"))
+    ls = read_rtstruct(data_path(f"{base}/dicom/mask/RS.dcm"), reference=image)
+    truth = read_image(data_path(f"{base}/nifti/mask/mask.nii.gz")).array > 0
+    assert ls.names == [f"GTV_Mass_{modality}"]
+    np.testing.assert_array_equal(ls.segments[0].mask, truth)
+    assert ls.segments[0].tags[TAG_TOOL] == "manual" and ls.segments[0].color == (1.0, 0.0, 0.0)
+    with pytest.raises(DicomError, match="not found"):
+        read_rtstruct(data_path(f"{base}/dicom/mask/RS.dcm"), reference=image, names=["Liver"])
+
+
+def test_rtstruct_on_wrong_reference_is_a_geometry_error(ct3):
+    from medlabel.rtstruct import read_rtstruct
+
+    with pytest.raises(GeometryError, match="reference image"):
+        read_rtstruct(data_path("tcia_sts/STS_001/PET/dicom/mask/RS.dcm"), reference=ct3)
+    with pytest.raises(DicomError, match="RT Structure Set"):
+        read_dicom_seg(data_path("tcia_sts/STS_001/PET/dicom/mask/RS.dcm"))
+
+
+def test_dcmqi_partial_overlaps_match_their_input_labelmaps(ct3):
+    """dcmqi's 5 overlapping segments were made from 3 label maps: segment n = value n in one of them."""
+    ls = read_dicom_seg(data_path("dcmqi/partial_overlaps.dcm"), reference=ct3)
+    maps = [read_image(data_path(f"dcmqi/partial_overlaps-{i}.nrrd")).array for i in (1, 2, 3)]
+    assert len(ls) == 5 and ls.overlapping()
+    for s in ls:
+        n = int(s.tags["DICOM.SegmentNumber"])
+        truth = np.any([m == n for m in maps], axis=0)
+        assert truth.any()
+        np.testing.assert_array_equal(s.mask, truth)

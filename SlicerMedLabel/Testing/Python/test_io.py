@@ -226,3 +226,16 @@ def test_rendered_report_image_is_not_a_volume():
     # spine_report.nii.gz is a 2-D RGB picture (PROVENANCE.md): it must be refused as a scalar volume
     with pytest.raises(ReadError, match="components per voxel"):
         io.read_image(data_path("totalsegmentator/spine_report/spine_report.nii.gz"))
+
+
+def test_read_segmentation_dispatches_dicom_seg_and_rtstruct():
+    ct = io.read_image(data_path("tcia_sts/STS_001/CT/dicom/image"))
+    gtv = io.read_segmentation(data_path("tcia_sts/STS_001/CT/dicom/mask/RS.dcm"), reference=ct)
+    nifti = io.read_image(data_path("tcia_sts/STS_001/CT/nifti/mask/mask.nii.gz"))
+    assert np.array_equal(gtv.segments[0].mask, nifti.array > 0)
+    with pytest.raises(InputError, match="RT structure set"):
+        io.read_segmentation(data_path("tcia_sts/STS_001/CT/dicom/mask/RS.dcm"))
+    img = io.read_image(data_path("dcmqi/ct-3slice"))
+    liver = io.read_segmentation(data_path("dcmqi/liver.dcm"), reference=img)
+    ref = io.read_segmentation(data_path("dcmqi/liver_seg.nrrd"), reference=img)
+    assert np.array_equal(liver.segments[0].mask, ref.segments[0].mask)

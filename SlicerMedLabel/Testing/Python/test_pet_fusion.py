@@ -116,3 +116,12 @@ def test_ct_segment_statistics_on_pet_phantom():
     far.add_mask("x", np.ones((10, 10, 10), bool))
     with pytest.raises(GeometryError, match="inside the PET volume"):
         pet_statistics_table(suv, far)
+
+
+@pytest.mark.parametrize("module", ["medlabel.pet.suv", "medlabel.pet.stats", "medlabel.pet.fusion"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

@@ -40,6 +40,13 @@ def test_load_suv_volume_from_dicom():
     assert info["suv_type"] == "lbm" and info["lbm_formula"] == "janmahasatian"
     assert info["lbm_kg"] == pytest.approx(conv.lbm_kg)
     assert steps[-1] == 1.0 and "SUVlbm" in node.GetName()
+    # statistics on it name the SUV type and the LBM formula
+    labels = LabelSet(ref)
+    labels.add_mask("hot", ref.array >= 0.5 * ref.array.max())
+    seg = labelset_to_segmentation_node(labels, name="hot")
+    df = table_node_to_dataframe(logic.computeStatistics(node, seg))
+    assert df.suv_type.iloc[0] == "lbm" and df.lbm_formula.iloc[0] == "janmahasatian"
+    assert float(df.suv_max.iloc[0]) == pytest.approx(float(ref.array.max()), rel=1e-6)
 
 
 def test_statistics_from_ct_grid_segmentation(tmp_path):

@@ -272,3 +272,29 @@ def test_tags_from_headers_philips_private_tag(as_bytes):
     heads = [_header(float(z), units="BQML") for z in range(3)]
     conv = suv_conversion(pet_tags_from_headers(heads))
     assert conv.factor == pytest.approx(80000.0 / (400e6 * 2 ** (-3600 / 6586.2)))
+
+
+def test_non_attenuation_corrected_series_is_refused_unless_allowed():
+    tags = _tags(corrected_image=("DECY", "NORM"))
+    with pytest.raises(InputError, match="not attenuation corrected"):
+        suv_conversion(tags)
+    conv = suv_conversion(tags, require_attenuation_correction=False)
+    assert conv.factor == pytest.approx(suv_conversion(_tags()).factor)
+    assert "ATTN" in "; ".join(conv.notes)
+    assert suv_conversion(_tags(corrected_image=("ATTN", "DECY"))).notes == ()
+    disagree = suv_conversion(_tags(corrected_image=("ATTN",)))
+    assert "lacks DECY" in "; ".join(disagree.notes)
+
+
+def test_folder_with_pet_and_ct_picks_the_pet(tmp_path):
+    # the CT files twice (duplicated positions): the CT is the largest series, the reader's default
+    for prefix, mod in (("PET_", "PET"), ("CT_", "CT"), ("CT2_", "CT")):
+        for f in data_path(f"tcia_sts/STS_001/{mod}/dicom/image").glob("*.dcm"):
+            (tmp_path / f"{prefix}{f.name}").symlink_to(f)
+    from medlabel.io import MedLabelWarning, read_image
+
+    with pytest.warns(MedLabelWarning):  # several series; duplicated CT positions
+        assert read_image(tmp_path).meta["Modality"] == "CT"
+    series = read_pet_series(tmp_path)
+    assert series.image.meta["Modality"] == "PT" and series.image.shape == (59, 43, 41)
+    assert all(Path(f).name.startswith("PET_") for f in series.image.meta["files"])

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import GeometryError, InputError
 from ..labels import now_iso
 
 
@@ -23,13 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "CT of a PET/CT) are resampled onto the PET grid.")
     p.add_argument("pet", type=Path, help="folder with the PET DICOM series")
     p.add_argument("segmentation", type=Path,
-                   help="DICOM SEG (.dcm), Slicer .seg.nrrd, or label map (.nii/.nii.gz/.nrrd)")
+                   help="DICOM SEG or RT structure set (.dcm), Slicer .seg.nrrd, or label map (.nii/.nii.gz/.nrrd)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     p.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="table format (default csv)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--series", help="PET SeriesInstanceUID when the folder holds several series")
     p.add_argument("--reference", type=Path,
-                   help="image folder/file a DICOM SEG was drawn on (e.g. the CT), when it is not the PET")
+                   help="image folder/file a DICOM SEG or RT structure set was drawn on (e.g. the CT), "
+                        "when it is not the PET")
     g = p.add_argument_group("SUV")
     g.add_argument("--suv", choices=("bw", "lbm", "bsa"), default="bw",
                    help="body weight (g/ml), lean body mass (g/ml) or body surface area (cm2/ml); default bw")
@@ -42,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--half-life-s", type=float, help="radionuclide half-life in s (F-18: 6586.2)")
     g.add_argument("--injection-time", help="injection date/time: 2024-03-01T08:45:00 or 08:45 (series date)")
     g.add_argument("--scan-time", help="decay-correction reference time (replaces SeriesDate/SeriesTime)")
+    g.add_argument("--allow-uncorrected", action="store_true",
+                   help="convert even when CorrectedImage says the series is not attenuation corrected")
     s = p.add_argument_group("statistics")
     s.add_argument("--threshold", choices=("none", "relative", "absolute"), default="none",
                    help="MTV region inside each segment: the segment (none), SUV >= value*SUVmax (relative), "
@@ -67,9 +70,44 @@ def _progress_bar():
     return bar, progress
 
 
-def run(args: argparse.Namespace) -> int:
+def _referenced_series(hdr) -> set[str]:
+    """SeriesInstanceUIDs a SEG (ReferencedSeriesSequence) or RTSTRUCT (RT Referenced Series) points to."""
+    uids = {str(s.SeriesInstanceUID) for s in hdr.get("ReferencedSeriesSequence", [])}
+    for fr in hdr.get("ReferencedFrameOfReferenceSequence", []):
+        for st in fr.get("RTReferencedStudySequence", []):
+            uids |= {str(se.SeriesInstanceUID) for se in st.get("RTReferencedSeriesSequence", [])}
+    return uids
+
+
+def _read_labels(seg_path: Path, reference: Path | None, suv, pet_series_uid: str):
+    """Segments from a DICOM SEG / RTSTRUCT (placed on ``reference``, or on the PET when they reference
+    it) or from a .seg.nrrd / label map (their own grid)."""
     from .. import io
     from ..dicom_seg import read_dicom_seg
+    from ..rtstruct import RTSTRUCT_SOP_CLASS, read_rtstruct
+
+    if not (seg_path.is_file() and io.is_dicom_file(seg_path)):
+        return io.read_segmentation(seg_path)
+    import pydicom
+
+    hdr = pydicom.dcmread(seg_path, stop_before_pixels=True)
+    refs = _referenced_series(hdr)
+    ref = reference if reference is not None else (suv if pet_series_uid in refs else None)
+    if str(hdr.get("SOPClassUID", "")) == RTSTRUCT_SOP_CLASS:
+        if reference is not None:
+            return read_rtstruct(seg_path, reference=reference)
+        try:  # contours need a grid: try the PET (the referenced series UID may have changed on export)
+            return read_rtstruct(seg_path, reference=suv)
+        except GeometryError as exc:
+            raise GeometryError(
+                f"{seg_path} is an RT structure set whose contours do not lie on this PET's slices ({exc}). "
+                f"It references series {', '.join(sorted(refs)) or '?'}: give that image with --reference "
+                "(e.g. the CT folder)") from exc
+    return read_dicom_seg(seg_path, reference=ref)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import io
     from ..io import check_writable
     from ..pet.series import read_pet_series
     from ..pet.stats import pet_statistics_table
@@ -91,26 +129,18 @@ def run(args: argparse.Namespace) -> int:
             suv_type=args.suv, lbm_formula=args.lbm_formula, weight_kg=args.weight_kg, height_m=args.height_m,
             sex=args.sex, injected_dose_bq=None if args.dose_mbq is None else args.dose_mbq * 1e6,
             half_life_s=args.half_life_s, injection_datetime=args.injection_time,
-            reference_datetime=args.scan_time)
+            reference_datetime=args.scan_time, require_attenuation_correction=not args.allow_uncorrected)
         progress(0.65, "reading segmentation")
         seg_path: Path = args.segmentation
-        if seg_path.is_file() and io._is_dicom_file(seg_path):
-            ref = args.reference
-            if ref is None:
-                import pydicom
-
-                hdr = pydicom.dcmread(seg_path, stop_before_pixels=True)
-                refs = {str(s.SeriesInstanceUID) for s in hdr.get("ReferencedSeriesSequence", [])}
-                ref = suv if series.tags.series_uid in refs else None
-            labels = read_dicom_seg(seg_path, reference=ref)
-        else:
-            labels = io.read_segmentation(seg_path)
+        labels = _read_labels(seg_path, args.reference, suv, series.tags.series_uid)
         df = pet_statistics_table(suv, labels, resample=args.resample, threshold=args.threshold,
                                   threshold_value=args.threshold_value, suv_units=conv.units,
                                   progress=lambda f, t: progress(0.7 + 0.3 * f, t))
     finally:
         bar.close()
     df.insert(1, "suv_type", conv.suv_type.value)
+    if conv.lbm_formula:
+        df.insert(2, "lbm_formula", conv.lbm_formula)
     io.write_table(df, table_path, force=args.force)
     record = {
         "software": f"medlabel {__version__}", "created": now_iso(), "command": "pet-stats",

@@ -128,6 +128,15 @@ def mask_fraction_on_grid(mask: np.ndarray, src: Geometry | Image, dst: Geometry
     -----
     Only the bounding box of the mask (plus one voxel) is resampled, so a small lesion on a whole-body
     grid is cheap.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fine = Geometry((4, 4, 4), (1.0, 1.0, 1.0), (-0.5, -0.5, -0.5))
+    >>> coarse = Geometry((2, 2, 2), (2.0, 2.0, 2.0), (0.0, 0.0, 0.0))
+    >>> m = np.zeros((4, 4, 4), bool); m[:2, :2, :1] = True   # 4 of the 8 fine voxels of coarse voxel 0
+    >>> float(mask_fraction_on_grid(m, fine, coarse)[0, 0, 0])
+    0.5
     """
     import SimpleITK as sitk
 

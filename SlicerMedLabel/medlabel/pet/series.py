@@ -6,6 +6,7 @@ maximum), so the pixel values are rescaled slice by slice here with pydicom, in 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,16 +72,29 @@ def read_pet_series(path: str | Path, *, series_uid: str | None = None,
     """
     import pydicom
 
-    from ..io import read_image
+    from ..io import MedLabelWarning, list_dicom_series, read_image
 
     if progress:
         progress(0.0, f"reading {path}")
-    image = read_image(path, series_uid=series_uid)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MedLabelWarning)
+        image = read_image(path, series_uid=series_uid)
     files = image.meta.get("files") or []
     if not files:
         raise DicomError(f"{path} is not a DICOM series; SUV conversion needs the PET DICOM files (their tags)")
     if str(image.meta.get("Modality", "PT")) != "PT":
-        raise InputError(f"{path}: Modality is {image.meta.get('Modality')!r}, not 'PT'; give the PET series")
+        pet_series = [s for s in list_dicom_series(path) if s["Modality"] == "PT"] if Path(path).is_dir() else []
+        if series_uid is not None or not pet_series:
+            raise InputError(f"{path}: Modality is {image.meta.get('Modality')!r}, not 'PT'; give the PET series")
+        if len(pet_series) > 1:
+            listing = ", ".join(f"{s['SeriesInstanceUID']} ({s['files']} files, {s['SeriesDescription']})"
+                                for s in pet_series)
+            raise InputError(f"{path} holds {len(pet_series)} PET series: {listing}; choose one with series_uid "
+                             "(CLI --series)")
+        return read_pet_series(path, series_uid=pet_series[0]["SeriesInstanceUID"], progress=progress)
+    for w in caught:  # other warnings (gaps, uneven spacing) must still reach the user
+        if not str(w.message).startswith(f"{path} holds"):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     headers = []
     for i, f in enumerate(files):
         headers.append(pydicom.dcmread(f, stop_before_pixels=True))

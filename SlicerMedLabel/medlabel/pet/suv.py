@@ -413,6 +413,7 @@ def suv_conversion(
     reference_datetime: dt.datetime | str | None = None,
     half_life_s: float | None = None,
     max_uptake_h: float = 12.0,
+    require_attenuation_correction: bool = True,
 ) -> SuvConversion:
     """Per-slice factors converting PET image values to SUV (body weight, lean body mass or BSA).
 
@@ -434,6 +435,9 @@ def suv_conversion(
         The time the image is decay corrected to (DecayCorrection START); replaces SeriesDate/Time.
     max_uptake_h : float
         Longest accepted uptake time when a midnight crossing must be assumed (time-only injection).
+    require_attenuation_correction : bool
+        Refuse series whose CorrectedImage (0028,0051) is present but lacks ATTN (QIBA: SUV of a
+        non-attenuation-corrected image is meaningless). Pass False to convert anyway (noted).
 
     Returns
     -------
@@ -479,6 +483,16 @@ def suv_conversion(
             raise _missing("PatientWeight (0010,1030)", src, "supply the body weight in kg (weight_kg=, CLI --weight-kg)")
         return float(weight)
 
+    if tags.corrected_image and "ATTN" not in tags.corrected_image:
+        if require_attenuation_correction:
+            raise InputError(
+                f"PET series {src or '(unnamed)'} is not attenuation corrected (CorrectedImage "
+                f"{'/'.join(tags.corrected_image)} lacks ATTN); SUVs of such images are not quantitative. "
+                "Use the attenuation-corrected series, or pass require_attenuation_correction=False")
+        notes.append("image is not attenuation corrected (CorrectedImage lacks ATTN)")
+    if (units == Units.BQML and decay in (DecayCorrection.START, DecayCorrection.ADMIN) and tags.corrected_image
+            and "DECY" not in tags.corrected_image):
+        notes.append(f"DecayCorrection is {decay} but CorrectedImage lacks DECY; the tags disagree")
     if units == Units.GML:
         bw = np.ones(n)
         notes.append("Units GML: image values are SUVbw already")
