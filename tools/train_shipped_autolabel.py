@@ -27,13 +27,22 @@ from medlabel.autolabel.training import train_model  # noqa: E402
 
 
 def main() -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="train the shipped tissue U-Net")
+    ap.add_argument("--epochs", type=int, default=None, help="override the recipe's maximum epochs")
+    ap.add_argument("--patience", type=int, default=None, help="override the recipe's early-stopping patience")
+    ap.add_argument("--work", type=Path, default=REPO / "build" / "shipped_autolabel", help="training folder")
+    ap.add_argument("--no-install", action="store_true", help="do not copy the result into Resources/Models and docs")
+    args = ap.parse_args()
     t0 = time.perf_counter()
     data = {split: split_samples(split) for split in ("train", "validation", "test")}
     extra = {"ts_tissue_types_example_ct_sm (patient seen in training, other slices; muscle+SAT only)":
              (ts_tissue_reference_samples(), TS_REFERENCE_REGIONS)}
     print({k: len(v) for k, v in data.items()}, f"data ready in {time.perf_counter() - t0:.0f} s", flush=True)
-    work = REPO / "build" / "shipped_autolabel"
-    cfg = shipped_config(training_data={
+    work = args.work
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience)) if v is not None}
+    cfg = shipped_config(**overrides, training_data={
         "sources": "medlabel.phantom L3 phantoms (exact truth); random synthetic slices (exact truth); real CT from "
                    "../shared/data labelled by the rule-based labeler: TotalSegmentator example CT (Apache-2.0/CC BY 4.0), "
                    "dcmqi ct-3slice (BSD-3), TCIA CRLM-CT-1006 (CC BY 4.0, test only)",
@@ -41,6 +50,9 @@ def main() -> int:
     result = train_model(data["train"], work, config=cfg, validation=data["validation"], test=data["test"],
                          extra_eval=extra, resume=True, force=True,
                          progress=lambda f, t: print(f"{time.perf_counter() - t0:6.0f} s  {t}", flush=True))
+    if args.no_install:
+        print(f"test mean Dice {result.card.metrics['test']['mean_dice']}; left in {work}")
+        return 0
     models = REPO / "SlicerMedLabel" / "Resources" / "Models"
     models.mkdir(parents=True, exist_ok=True)
     for name in (f"{SHIPPED_NAME}.pt", f"{SHIPPED_NAME}.card.json"):
