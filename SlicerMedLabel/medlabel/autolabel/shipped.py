@@ -57,7 +57,7 @@ def shipped_config(**overrides) -> TrainConfig:
                             "on synthetic phantoms and real CT labelled by the rule-based labeler; a starting point "
                             "for correction, not a clinical tool.",
                 base_channels=8, depth=4, input_spacing_mm=(2.0, 2.0), window_hu=(-250.0, 250.0),
-                epochs=70, batch_size=8, steps_per_epoch=10, crop=128, learning_rate=2e-3, patience=15, seed=0,
+                epochs=150, batch_size=8, steps_per_epoch=10, crop=128, learning_rate=2e-3, patience=25, seed=0,
                 threads=1, class_weighting=True, hu_refinement=ALBERTA_REFINEMENT)
     return TrainConfig(**(base | overrides))
 
