@@ -56,10 +56,13 @@ def load_sets() -> dict[str, dict]:
         mk = _read(DATA / "tcia_sts" / "STS_001" / mod / "nifti" / "mask" / "mask.nii.gz")
         sets[f"sarcoma {mod} (STS_001)"] = dict(image=im.array.astype(np.float32), ref=mk.array > 0,
                                                 spacing_mm=im.spacing_mm, margin_px=margin)
-    try:  # the body-composition phantom, when it is on this branch
-        from medlabel import phantom  # noqa: F401
+    try:  # the body-composition phantom (synthetic L3 CT with exact masks): the vertebra is the object
+        from medlabel.phantom import make_l3_phantom
     except ImportError:
-        pass
+        return sets
+    image, truth = make_l3_phantom((3, 512, 512), (3.0, 0.8, 0.8), noise_hu=10.0)
+    sets["phantom vertebra (L3)"] = dict(image=image.array.astype(np.float32), ref=truth["vertebra"].mask,
+                                         spacing_mm=image.spacing_mm, margin_px=5)
     return sets
 
 

@@ -43,6 +43,9 @@ from .graphcut import contrast_beta, solve_cut
 #: Without it noisy synthetic objects get a one-voxel shell (Dice 0.92 on an ellipsoid); see
 #: docs/benchmarks/segment.md for its effect on the reference sets.
 SMOOTH_NOISE_FRACTION = 0.5
+#: mixture fitting budget: samples per model (non-integer or 2-feature data; integer HU use their exact
+#: histogram), EM steps of the first fit and of each warm-started refit
+GMM_SAMPLES, EM_FIRST, EM_NEXT = 8000, 10, 3
 
 
 def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[float],
@@ -241,12 +244,36 @@ def _border_layer(shape: Sequence[int]) -> np.ndarray:
     return m
 
 
-def _sample(feat: np.ndarray, mask: np.ndarray, n_max: int, seed: int) -> np.ndarray:
-    """Up to ``n_max`` feature rows of the True voxels of ``mask`` (random, seeded), shape (n, d)."""
+def _sample(feat: np.ndarray, mask: np.ndarray, n_max: int, seed: int, integer: bool = False
+            ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Training data of a mixture: (samples (n, d), weights or None).
+
+    One ``integer``-valued feature (CT in HU): the exact histogram of all voxels of ``mask`` (distinct
+    values and counts). Otherwise up to ``n_max`` random rows (seeded).
+    """
+    d = feat.shape[-1]
+    if d == 1:
+        v = feat[..., 0][mask]
+        if integer and v.size:
+            lo = float(v.min())
+            counts = np.bincount((v - lo).astype(np.int64))
+            vals = np.nonzero(counts)[0]
+            return (vals + lo).astype(np.float64)[:, None], counts[vals].astype(np.float64)
+        if v.size > n_max:
+            v = v[np.random.default_rng(seed).integers(0, v.size, n_max)]
+        return v[:, None], None
     idx = np.flatnonzero(mask)
     if idx.size > n_max:
         idx = idx[np.random.default_rng(seed).integers(0, idx.size, n_max)]
-    return feat.reshape(-1, feat.shape[-1])[idx]
+    return feat.reshape(-1, d)[idx], None
+
+
+def _is_integer_valued(a: np.ndarray) -> bool:
+    """True when every value is a whole number within a 65536-wide range (checked on a sub-grid first)."""
+    sub = a.reshape(-1)[:: max(1, a.size // 200_000)]
+    if not np.array_equal(sub, np.round(sub)):
+        return False
+    return bool(np.array_equal(a, np.round(a)) and float(a.max()) - float(a.min()) < 65536)
 
 
 def _grabcut_region(crop, in_box, fg_c, bg_c, sp, *, iterations, smoothness, contrast, geodesic, n_components,
@@ -263,11 +290,13 @@ def _grabcut_region(crop, in_box, fg_c, bg_c, sp, *, iterations, smoothness, con
     free = in_box & ~fg_c & ~bg_c
     labels = (in_box | fg_c) & ~bg_c          # Rother's start: the box (and fg strokes) are foreground
     bg_train = ~labels
-    beta = contrast_beta(crop, seed=seed) * contrast
+    full_beta = contrast_beta(crop, seed=seed)
+    beta = full_beta * contrast
     opts = dict(smoothness=smoothness, n_components=n_components, seed=seed, beta=beta, sp=sp, floor=floor)
     if int(free.sum()) > max_graph_voxels and min(crop.shape) > 1:
         return _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, iterations=iterations,
-                           geodesic=geodesic, max_graph_voxels=max_graph_voxels, progress=progress, **opts)
+                           geodesic=geodesic, max_graph_voxels=max_graph_voxels, progress=progress,
+                           full_beta=full_beta, **opts)
     # with foreground strokes the first foreground model comes from the strokes (the user's evidence),
     # both models share one covariance and the geodesic term adds the strokes' reach
     geo = None
@@ -288,18 +317,21 @@ def _iterate(crop, feat, free, fixed_fg, labels, bg_train, *, iterations, smooth
     d = feat.shape[-1]
     flat = np.flatnonzero(free)
     x_free = feat.reshape(-1, d)[flat]
+    integer = d == 1 and _is_integer_valued(feat)
     fg_model = bg_model = None
     fg_train = labels if fg_train is None else fg_train
     for it in range(iterations):
-        fg_x = _sample(feat, fg_train, 8000, seed + it)
-        bg_x = _sample(feat, bg_train, 8000, seed + 1000 + it)
+        fg_x, fg_w = _sample(feat, fg_train, GMM_SAMPLES, seed + it, integer)
+        bg_x, bg_w = _sample(feat, bg_train, GMM_SAMPLES, seed + 1000 + it, integer)
         if fg_x.shape[0] == 0 or bg_x.shape[0] == 0:
             break
         fg_model = fit_gmm(fg_x, n_components=n_components, min_var=floor, seed=seed + it, init=fg_model,
-                           n_iter=10 if fg_model is None else 3)
+                           n_iter=EM_FIRST if fg_model is None else EM_NEXT, sample_weight=fg_w)
         bg_model = fit_gmm(bg_x, n_components=n_components, min_var=floor, seed=seed + 1000 + it, init=bg_model,
-                           n_iter=10 if bg_model is None else 3)
-        fg_use, bg_use = _pool(fg_model, bg_model, fg_x.shape[0], bg_x.shape[0]) if pooled else (fg_model, bg_model)
+                           n_iter=EM_FIRST if bg_model is None else EM_NEXT, sample_weight=bg_w)
+        n_fg = fg_x.shape[0] if fg_w is None else fg_w.sum()
+        n_bg = bg_x.shape[0] if bg_w is None else bg_w.sum()
+        fg_use, bg_use = _pool(fg_model, bg_model, n_fg, n_bg) if pooled else (fg_model, bg_model)
         cost_fg = -fg_use.log_likelihood(x_free)
         cost_bg = -bg_use.log_likelihood(x_free)
         if geo is not None:
@@ -410,7 +442,7 @@ def _factors(shape, sp, n_free, max_graph_voxels) -> list[int]:
 
 
 def _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, *, iterations, geodesic, max_graph_voxels,
-                progress, smoothness, n_components, seed, beta, sp, floor):
+                progress, smoothness, n_components, seed, beta, sp, floor, full_beta):
     """Coarse-to-fine (Lombaert et al., ICCV 2005): iterate on a block-averaged grid, then cut a band
     of ``max(f)`` voxels around the up-sampled boundary at full resolution."""
     f = _factors(crop.shape, sp, int(free.sum()), max_graph_voxels)
@@ -423,7 +455,7 @@ def _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, *, iteration
     c_labels = _block_reduce(labels, f, "any") & ~c_fixed_bg
     c_bg_train = _block_reduce(bg_train, f, "any") | c_fixed_bg
     progress(0.05, f"coarse grid {ccrop.shape} (factors {tuple(f)})")
-    c_beta = contrast_beta(ccrop, seed=seed) * (beta / max(contrast_beta(crop, seed=seed), 1e-30))
+    c_beta = contrast_beta(ccrop, seed=seed) * (beta / max(full_beta, 1e-30))
     geo = None
     if c_fixed_fg.any() and geodesic > 0:
         geo = _geodesic_costs(cfeat[..., -1], c_free, c_fixed_fg, ~c_free & ~c_fixed_fg, csp, weight=geodesic)
@@ -431,14 +463,16 @@ def _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, *, iteration
                            smoothness=smoothness, n_components=n_components, seed=seed, beta=c_beta, sp=csp,
                            floor=floor, progress=lambda fr, t: progress(0.05 + 0.7 * fr, "coarse " + t),
                            fg_train=c_fixed_fg if c_fixed_fg.any() else None, pooled=bool(c_fixed_fg.any()), geo=geo)
-    up = _upsample(c_out, f, crop.shape)
-    r = max(f)
+    # band: coarse voxels on the coarse boundary and their 6-neighbours, at full resolution
     st = ndi.generate_binary_structure(3, 1)
-    band = (ndi.binary_dilation(up, st, iterations=r) & ~ndi.binary_erosion(up, st, iterations=r)) & free
+    c_edge = ndi.binary_dilation(c_out, st) & ~ndi.binary_erosion(c_out, st, border_value=1)
+    c_band = ndi.binary_dilation(c_edge, st)
+    up = _upsample(c_out, f, crop.shape)
+    band = _upsample(c_band, f, crop.shape) & free
     fixed = (up & ~band & free) | fixed_fg
     labels0 = (up & free) | fixed_fg
     progress(0.8, f"refining a band of {int(band.sum())} voxels at full resolution")
-    out, _, _ = _iterate(crop, feat, band, fixed, labels0, ~labels0, iterations=3, smoothness=smoothness,
+    out, _, _ = _iterate(crop, feat, band, fixed, labels0, ~labels0, iterations=1, smoothness=smoothness,
                          n_components=n_components, seed=seed + 7, beta=beta, sp=sp, floor=floor,
                          progress=lambda fr, t: None, pooled=bool(fg_c.any()))
     return out
