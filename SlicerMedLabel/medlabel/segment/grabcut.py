@@ -53,7 +53,7 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
             iterations: int = 5, smoothness: float = 4.0, contrast: float = 1.0, geodesic: float = 30.0,
             n_components: int = 4,
             smoothing_mm: float = 0.0, background_margin_mm: float | None = None,
-            max_graph_voxels: int = 400_000, keep: str = "auto", fill_holes: bool = True,
+            max_graph_voxels: int = 400_000, keep: str = "auto", fill_holes: bool = True, star_shape: bool = False,
             seed: int = 0, progress: Progress | None = None) -> np.ndarray:
     """Segment the object in ``box`` by iterated graph cuts.
 
@@ -100,6 +100,11 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
         (a box holds one object; vessels cut off inside it are dropped).
     fill_holes : bool
         Fill enclosed holes slice by slice (a lesion contour includes its necrotic core).
+    star_shape : bool
+        Star-shape prior around the box centre (or the centroid of the foreground strokes): the
+        object may not have notches or holes open to the outside, as a lesion with a necrotic core
+        seen on PET (Veksler, ECCV 2008). Off by default: it is a shape assumption, right for compact
+        lesions, wrong for muscle or fat.
     seed : int
         Seed of the mixture sub-sampling: the same inputs and seed give the same mask.
     progress : callable(fraction, text), optional
@@ -178,11 +183,32 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
     res = _grabcut_region(crop, in_box, fg_c, bg_c, sp, iterations=int(iterations), smoothness=float(smoothness),
                           contrast=float(contrast), geodesic=float(geodesic), n_components=int(n_components),
                           smoothing_mm=float(smoothing_mm), max_graph_voxels=int(max_graph_voxels), seed=int(seed),
-                          progress=progress)
+                          progress=progress, star_center=_star_center(box, fg_c, region) if star_shape else None)
     res = _postprocess(res, fg_c, bg_c, keep=keep, fill=fill_holes)
     out[sl] = res
     progress(1.0, "GrabCut done")
     return out.reshape(np.shape(image))
+
+
+def _star_center(box: Box, fg_c: np.ndarray, region: Box) -> tuple[float, float, float]:
+    """Star centre in crop indices: the centroid of the foreground strokes, else the box centre."""
+    if fg_c.any():
+        return tuple(float(c) for c in ndi.center_of_mass(fg_c))
+    return ((box.z0 + box.z1 - 1) / 2 - region.z0, (box.y0 + box.y1 - 1) / 2 - region.y0,
+            (box.x0 + box.x1 - 1) / 2 - region.x0)
+
+
+def _inner_center(core: np.ndarray, preferred, sp) -> tuple[float, float, float]:
+    from skimage.morphology import convex_hull_image
+
+    active = [a for a in range(3) if core.shape[a] > 1]
+    squeezed = core.reshape([core.shape[a] for a in active])
+    hull = convex_hull_image(squeezed) if squeezed.ndim >= 2 else squeezed
+    p = np.clip(np.rint(preferred).astype(int), 0, np.array(core.shape) - 1)
+    if hull[tuple(p[a] for a in active)]:
+        return tuple(float(v) for v in preferred)
+    dist = ndi.distance_transform_edt(core, sampling=[s if n > 1 else 1.0 for s, n in zip(sp, core.shape, strict=True)])
+    return tuple(float(v) for v in np.unravel_index(int(np.argmax(dist)), dist.shape))
 
 
 def _postprocess(mask: np.ndarray, fg_c: np.ndarray, bg_c: np.ndarray, *, keep: str, fill: bool) -> np.ndarray:
@@ -277,7 +303,7 @@ def _is_integer_valued(a: np.ndarray) -> bool:
 
 
 def _grabcut_region(crop, in_box, fg_c, bg_c, sp, *, iterations, smoothness, contrast, geodesic, n_components,
-                    smoothing_mm, max_graph_voxels, seed, progress) -> np.ndarray:
+                    smoothing_mm, max_graph_voxels, seed, progress, star_center=None) -> np.ndarray:
     feat = _features(crop, sp, smoothing_mm)
     floor = _var_floor(feat, SMOOTH_NOISE_FRACTION)
     if not (~(in_box | fg_c) | bg_c).any():
@@ -292,7 +318,8 @@ def _grabcut_region(crop, in_box, fg_c, bg_c, sp, *, iterations, smoothness, con
     bg_train = ~labels
     full_beta = contrast_beta(crop, seed=seed)
     beta = full_beta * contrast
-    opts = dict(smoothness=smoothness, n_components=n_components, seed=seed, beta=beta, sp=sp, floor=floor)
+    opts = dict(smoothness=smoothness, n_components=n_components, seed=seed, beta=beta, sp=sp, floor=floor,
+                star_center=star_center)
     if int(free.sum()) > max_graph_voxels and min(crop.shape) > 1:
         return _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, iterations=iterations,
                            geodesic=geodesic, max_graph_voxels=max_graph_voxels, progress=progress,
@@ -302,13 +329,22 @@ def _grabcut_region(crop, in_box, fg_c, bg_c, sp, *, iterations, smoothness, con
     geo = None
     if fg_c.any() and geodesic > 0:
         geo = _geodesic_costs(feat[..., -1], free, fg_c, ~free & ~fg_c, sp, weight=geodesic)
+    star = opts.pop("star_center")
     labels, _, _ = _iterate(crop, feat, free, fixed_fg, labels, bg_train, iterations=iterations, progress=progress,
                             fg_train=fg_c if fg_c.any() else None, pooled=bool(fg_c.any()), geo=geo, **opts)
+    if star is not None and labels.any():
+        # star-shape refinement around the box centre when it lies within the convex hull of the
+        # unconstrained result (e.g. a necrotic core inside a bright rim), else around that result's
+        # deepest voxel; with strokes, around their centroid
+        if not fg_c.any():
+            star = _inner_center(largest_component(labels), star, sp)
+        labels, _, _ = _iterate(crop, feat, free, fixed_fg, labels, ~labels, iterations=max(1, iterations // 2),
+                                progress=progress, pooled=bool(fg_c.any()), geo=geo, star_center=star, **opts)
     return labels
 
 
 def _iterate(crop, feat, free, fixed_fg, labels, bg_train, *, iterations, smoothness, n_components, seed, beta, sp,
-             floor, progress, fg_train=None, pooled=False, geo=None):
+             floor, progress, fg_train=None, pooled=False, geo=None, star_center=None):
     """Rother's loop: fit both mixtures to the current labels, cut, repeat until the labels are stable.
 
     ``fg_train`` (default ``labels``) and ``bg_train`` are the voxels of the first fit; later rounds
@@ -338,7 +374,7 @@ def _iterate(crop, feat, free, fixed_fg, labels, bg_train, *, iterations, smooth
             cost_fg = cost_fg + geo[0]
             cost_bg = cost_bg + geo[1]
         new = solve_cut(free, fixed_fg, cost_fg, cost_bg, crop, sp, beta=beta, smoothness=smoothness,
-                        free_index=flat)
+                        free_index=flat, star_center=star_center)
         changed = int(np.count_nonzero(new.ravel()[flat] != labels.ravel()[flat]))
         labels = new
         fg_train, bg_train = labels, ~labels
@@ -442,7 +478,7 @@ def _factors(shape, sp, n_free, max_graph_voxels) -> list[int]:
 
 
 def _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, *, iterations, geodesic, max_graph_voxels,
-                progress, smoothness, n_components, seed, beta, sp, floor, full_beta):
+                progress, smoothness, n_components, seed, beta, sp, floor, full_beta, star_center=None):
     """Coarse-to-fine (Lombaert et al., ICCV 2005): iterate on a block-averaged grid, then cut a band
     of ``max(f)`` voxels around the up-sampled boundary at full resolution."""
     f = _factors(crop.shape, sp, int(free.sum()), max_graph_voxels)
@@ -462,7 +498,9 @@ def _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, *, iteration
     c_out, _, _ = _iterate(ccrop, cfeat, c_free, c_fixed_fg, c_labels, c_bg_train, iterations=iterations,
                            smoothness=smoothness, n_components=n_components, seed=seed, beta=c_beta, sp=csp,
                            floor=floor, progress=lambda fr, t: progress(0.05 + 0.7 * fr, "coarse " + t),
-                           fg_train=c_fixed_fg if c_fixed_fg.any() else None, pooled=bool(c_fixed_fg.any()), geo=geo)
+                           fg_train=c_fixed_fg if c_fixed_fg.any() else None, pooled=bool(c_fixed_fg.any()), geo=geo,
+                           star_center=None if star_center is None else tuple(
+                               (c - (f[a] - 1) / 2) / f[a] for a, c in enumerate(star_center)))
     # band: coarse voxels on the coarse boundary and their 6-neighbours, at full resolution
     st = ndi.generate_binary_structure(3, 1)
     c_edge = ndi.binary_dilation(c_out, st) & ~ndi.binary_erosion(c_out, st, border_value=1)
@@ -474,5 +512,5 @@ def _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, *, iteration
     progress(0.8, f"refining a band of {int(band.sum())} voxels at full resolution")
     out, _, _ = _iterate(crop, feat, band, fixed, labels0, ~labels0, iterations=1, smoothness=smoothness,
                          n_components=n_components, seed=seed + 7, beta=beta, sp=sp, floor=floor,
-                         progress=lambda fr, t: None, pooled=bool(fg_c.any()))
+                         progress=lambda fr, t: None, pooled=bool(fg_c.any()), star_center=star_center)
     return out
