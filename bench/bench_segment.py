@@ -97,6 +97,15 @@ def ours_a(img, b, sp, **kw):
     return grabcut(img, Box(0, 1, b.y0, b.y1, b.x0, b.x1), spacing_mm=sp[1:], **kw)
 
 
+def ours_a_star(img, b, sp, **kw):
+    return ours_a(img, b, sp, star_shape=True, **kw)
+
+
+def box_only(img, b):
+    """The box itself as the answer: what any method must beat to have used the intensities."""
+    return Box(0, 1, b.y0, b.y1, b.x0, b.x1).to_mask((1, *img.shape))[0]
+
+
 def ours_b(img, b, sp, stroke, **kw):
     bg = ~Box(0, 1, b.y0, b.y1, b.x0, b.x1).to_mask((1, *img.shape))[0] | box_border(b, img.shape)
     return grabcut(img, Box(0, 1, b.y0, b.y1, b.x0, b.x1), spacing_mm=sp[1:], fg_seeds=stroke,
@@ -174,11 +183,12 @@ def accuracy(sets, step=1, kw=None):
     kw = kw or {}
     rows = []
     for name, s in sets.items():
-        d = {k: [] for k in ("ours A", "opencv A", "ours B", "opencv B", "growcut B")}
+        d = {k: [] for k in ("box only", "ours A", "ours A star", "opencv A", "ours B", "opencv B", "growcut B")}
         t = {k: [] for k in d}
         sp = s["spacing_mm"]
         for _k, img, ref, b, stroke in slice_tasks(s, step):
-            for key, fn, args in (("ours A", ours_a, (img, b, sp)), ("opencv A", opencv_a, (img, b)),
+            for key, fn, args in (("box only", box_only, (img, b)), ("ours A", ours_a, (img, b, sp)),
+                                  ("ours A star", ours_a_star, (img, b, sp)), ("opencv A", opencv_a, (img, b)),
                                   ("ours B", ours_b, (img, b, sp, stroke)),
                                   ("opencv B", opencv_b, (img, b, stroke)),
                                   ("growcut B", growcut_b, (img, b, stroke, sp))):
@@ -187,17 +197,24 @@ def accuracy(sets, step=1, kw=None):
                 d[key].append(dice(m, ref))
                 t[key].append(dt)
         rows.append((name, len(d["ours A"]), {k: float(np.mean(v)) for k, v in d.items()},
-                     {k: float(np.median(v)) * 1000 for k, v in t.items()}))
+                     {k: float(np.median(v)) * 1000 for k, v in t.items()},
+                     {k: float(np.median(v)) for k, v in d.items()}))
     return rows
 
 
 def print_accuracy(rows):
-    keys = ["ours A", "opencv A", "ours B", "opencv B", "growcut B"]
-    print("\n## GrabCut accuracy: mean Dice per slice (median ms per slice)\n")
+    keys = ["box only", "ours A", "ours A star", "opencv A", "ours B", "opencv B", "growcut B"]
+    print("\n## GrabCut accuracy: mean Dice per slice (median Dice)\n")
     print("| set | slices | " + " | ".join(keys) + " |")
     print("|---|---|" + "---|" * len(keys))
-    for name, n, d, t in rows:
-        print(f"| {name} | {n} | " + " | ".join(f"{d[k]:.3f} ({t[k]:.1f} ms)" for k in keys) + " |")
+    for name, n, d, _t, med in rows:
+        print(f"| {name} | {n} | " + " | ".join(f"{d[k]:.3f} ({med[k]:.2f})" for k in keys) + " |")
+    print("\n## GrabCut time per slice: median ms (same runs)\n")
+    keys_t = [k for k in keys if k != "box only"]
+    print("| set | " + " | ".join(keys_t) + " |")
+    print("|---|" + "---|" * len(keys_t))
+    for name, _n, _d, t, _m in rows:
+        print(f"| {name} | " + " | ".join(f"{t[k]:.1f}" for k in keys_t) + " |")
 
 
 def speed_2d(sets, repeat=5):
