@@ -6,7 +6,7 @@ import ctk
 import qt
 import slicer
 
-from .review_logic import ReviewLogic
+from SlicerMedLabelLib.review_logic import ReviewLogic
 
 METHODS = [("STAPLE", "staple"), ("Majority vote", "majority"), ("k of n", "kofn"),
            ("Vote weighted by STAPLE performance", "weighted"), ("Multi-label STAPLE (all structures)", "multilabel")]
@@ -15,12 +15,13 @@ METHODS = [("STAPLE", "staple"), ("Majority vote", "majority"), ("k of n", "kofn
 class ReviewTab:
     """Pick image + annotators' segmentations, compute consensus and agreement, mark accept/redo/adjudicate."""
 
-    def __init__(self, parent):
+    def __init__(self, page):
         self.logic = ReviewLogic(progress=self._progress)
         self.outputs: dict = {}
+        layout = page.layout() or qt.QVBoxLayout(page)
         box = ctk.ctkCollapsibleButton()
         box.text = "Review annotators"
-        parent.layout().addWidget(box)
+        layout.addWidget(box)
         form = qt.QFormLayout(box)
 
         self.volumeSelector = slicer.qMRMLNodeComboBox()
@@ -75,6 +76,11 @@ class ReviewTab:
             b.connect("clicked()", lambda a=action: self.onMark(a))
             row.addWidget(b)
         form.addRow("Highlighted annotator:", row)
+        applyButton = qt.QPushButton("Apply suggested decisions to all annotators")
+        applyButton.toolTip = "Novice vs reference: accept or redo; disagreeing experts: adjudicate (segment tags)"
+        applyButton.connect("clicked()", self.onApplyDecisions)
+        form.addRow(applyButton)
+        layout.addStretch(1)
         self.refreshAnnotators()
 
     def _spin(self, lo, hi, value, decimals, tip, suffix=""):
@@ -127,3 +133,10 @@ class ReviewTab:
             node = slicer.mrmlScene.GetNodeByID(item.data(qt.Qt.UserRole))
             ids = ReviewLogic.setStatus(node, action)
             self.status.text = f"{node.GetName()}: {len(ids)} segment(s) marked {action}"
+
+    def onApplyDecisions(self):
+        with slicer.util.tryWithErrorDisplay("Could not apply the decisions.", waitCursor=True):
+            n = self.logic.applyDecisions(self._checkedNodes())
+            if "review" in self.outputs:
+                self.tableView.setMRMLTableNode(self.outputs["review"])
+            self.status.text = f"Decisions written into {n} segment(s)"

@@ -17,7 +17,14 @@ from medlabel.errors import InputError
 from medlabel.labels import TAG_ANNOTATOR, TAG_SKILL, TAG_STATUS, TAG_TOOL, Status, now_iso
 from medlabel.review.consensus import METHODS, ReviewResult, review
 from medlabel.review.inputs import Annotation
-from medlabel.review.workflow import TAG_DECISION, TAG_REVIEW_TIME, TAG_REVIEWER
+from medlabel.review.workflow import (
+    TAG_DECISION,
+    TAG_METRIC,
+    TAG_REFERENCE,
+    TAG_REVIEW_TIME,
+    TAG_REVIEWER,
+    TAG_SCORE,
+)
 from medlabel.slicer_bridge import (
     dataframe_to_table_node,
     image_to_volume_node,
@@ -117,6 +124,33 @@ class ReviewLogic:
         return {"consensus": consensus, "disagreement": dis, **tables}
 
     # -- workflow buttons -----------------------------------------------------------------------
+    def applyDecisions(self, segmentationNodes: Sequence) -> int:
+        """Write the last review's suggested decisions (status, decision, score, reference) into the
+        matching segments' tags of the annotators' nodes; returns the number of segments updated."""
+        if self.lastResult is None:
+            raise InputError("Compute a review first; there are no decisions to apply.")
+        table = self.lastResult.review
+        count = 0
+        for node in segmentationNodes:
+            if node is None:
+                continue
+            rows = table[table["annotator"] == self.annotatorOf(node)]
+            seg = node.GetSegmentation()
+            for _, r in rows.iterrows():
+                sid = seg.GetSegmentIdBySegmentName(r["structure"])
+                if not sid:
+                    continue
+                segment = seg.GetSegment(sid)
+                segment.SetTag(TAG_STATUS, str(r["status"]))
+                segment.SetTag(TAG_DECISION, str(r["decision"]))
+                segment.SetTag(TAG_SCORE, "" if r["score"] != r["score"] else f"{float(r['score']):.4f}")
+                segment.SetTag(TAG_METRIC, str(r["metric"]))
+                segment.SetTag(TAG_REFERENCE, str(r["reference"]))
+                segment.SetTag(TAG_REVIEW_TIME, str(r["time"]))
+                count += 1
+            node.Modified()
+        return count
+
     @staticmethod
     def setStatus(segmentationNode, action: str, *, segmentIds: Sequence[str] | None = None,
                   reviewer: str = "") -> list[str]:

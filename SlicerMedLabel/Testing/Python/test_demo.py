@@ -12,6 +12,15 @@ def test_demo_writes_report_and_keeps_existing_files(tmp_path, capsys):
         assert (out / name).stat().st_size > 500, name
     truth = io.read_seg_nrrd(out / "phantom_truth.seg.nrrd")
     assert "skeletal_muscle" in truth.names and truth["skeletal_muscle"].voxel_count > 0
+    import pandas as pd
+
+    pet = pd.read_csv(out / "pet_stats.csv")
+    assert len(pet) == 11 and (pet["suv_max"] >= pet["suv_mean"]).all() and pet["suv_max"].max() > 10
+    assert (out / "pet_stats.xlsx").exists() and (out / "pet_mip.png").exists()
+    row = pd.read_csv(out / "bodycomp" / "example_ct_bodycomp.csv").iloc[0]
+    assert 65 <= row["slice_index"] <= 79  # inside L3 (TotalSegmentator label 29)
+    assert row["muscle_area_cm2"] > 50 and row["sat_area_cm2"] > 10
+    assert (out / "bodycomp" / "CRLM-CT-1006_tissues.seg.nrrd").exists()
     html = (out / "report.html").read_text()
     assert "overview_phantom.png" in html
     before = (out / "report.html").stat().st_mtime_ns

@@ -54,15 +54,16 @@ def test_dice_iou_hand_checked():
     assert dice(a, empty) == 0.0
 
 
+@pytest.mark.parametrize("method", ["kdtree", "edt"])
 @pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (3.0, 0.8, 0.8), (2.0, 1.0, 0.5)])
-def test_surface_metrics_match_brute_force(spacing):
+def test_surface_metrics_match_brute_force(spacing, method):
     shape = (14, 30, 36)
     a = ball(shape, (20, 12, 9), 9, spacing)
     b = ball(shape, (21, 13, 11), 8, spacing) | ball(shape, (10, 18, 12), 4, spacing)
-    got = surface_metrics(a, b, spacing_mm=spacing, tolerance_mm=2.0)
+    got = surface_metrics(a, b, spacing_mm=spacing, tolerance_mm=2.0, distance_method=method)
     ref = brute_force(a, b, np.asarray(spacing))
     for key, v in ref.items():
-        assert got[key] == pytest.approx(v, abs=1e-9), key
+        assert got[key] == pytest.approx(v, abs=1e-9 if method == "kdtree" else 1e-4), key
 
 
 def test_hausdorff_matches_simpleitk_on_lidc_readers():
@@ -144,11 +145,16 @@ def test_agreement_tables_are_consistent_with_the_pair_functions():
     del ann["r3"]["b"]  # one annotator skipped a structure
     cons = {"a": base > 0, "b": base > 0.05}
     t = agreement_tables(ann, spacing_mm=(2.0, 1.0, 1.0), consensus=cons)
+    t_edt = agreement_tables(ann, spacing_mm=(2.0, 1.0, 1.0), consensus=cons, distance_method="edt")
+    for key in ("pairwise", "per_annotator"):
+        num = t[key].select_dtypes("number").columns
+        np.testing.assert_allclose(t_edt[key][num].to_numpy(float), t[key][num].to_numpy(float), atol=1e-4)
     pw, per = t["pairwise"], t["per_annotator"]
     assert len(pw) == 6 + 3 and len(per) == 4 + 3
     for (x, y) in combinations(["r0", "r1", "r2"], 2):
         row = pw[(pw.structure == "b") & (pw.annotator_a == x) & (pw.annotator_b == y)].iloc[0]
         assert row["dice"] == pytest.approx(dice(ann[x]["b"], ann[y]["b"]))
+        assert row["cohen_kappa"] == pytest.approx(cohen_kappa(ann[x]["b"], ann[y]["b"]))
         ref = surface_metrics(ann[x]["b"], ann[y]["b"], spacing_mm=(2.0, 1.0, 1.0))
         assert row["hd95_mm"] == pytest.approx(ref["hd95_mm"]) and row["msd_mm"] == pytest.approx(ref["msd_mm"])
     r = per[(per.structure == "a") & (per.annotator == "r2")].iloc[0]

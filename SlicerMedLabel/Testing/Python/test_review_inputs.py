@@ -89,3 +89,16 @@ def test_incompatible_grids_raise():
         resample_labelset(_labelset(rotated, m, "x"), ref)
     with pytest.raises(InputError, match="has no annotator"):
         annotation_from_labelset(_labelset(ref, m))
+
+
+def test_dicom_seg_and_label_map_of_the_same_liver():
+    """dcmqi's liver.dcm (DICOM SEG) was made from liver_seg.nrrd: two 'annotators' that agree exactly."""
+    from medlabel.review.consensus import review
+
+    anns = load_annotations([data_path("dcmqi/liver.dcm"), data_path("dcmqi/liver_seg.nrrd")],
+                            label_names={1: "Liver"})
+    assert [a.annotator for a in anns] == ["liver", "liver_seg"]
+    res = review(anns, method="staple")
+    assert res.pairwise.loc[0, "dice"] == 1.0 and res.pairwise.loc[0, "hd_mm"] == 0.0
+    np.testing.assert_array_equal(res.consensus["Liver"].mask, anns[1].labels["Liver"].mask)
+    assert not res.disagreement.any() and res.flags.empty

@@ -80,3 +80,19 @@ def test_status_buttons_write_tags_that_read_back(team):
     assert back[back.names[1]].tags[TAG_STATUS] == "submitted"  # untouched (simulated annotators submit)
     with pytest.raises(InputError, match="Unknown review action"):
         ReviewLogic.setStatus(nodes[0], "approve")
+
+
+def test_apply_decisions_tags_the_annotators_nodes(team):
+    vol, nodes, _ = team
+    logic = ReviewLogic()
+    with pytest.raises(InputError, match="Compute a review first"):
+        logic.applyDecisions(nodes)
+    logic.compute(vol, nodes, method="staple", acceptThreshold=0.99)  # strict: the novice must redo
+    assert logic.applyDecisions(nodes) == 3 * len(STRUCTURES)
+    table = logic.lastResult.review.set_index(["annotator", "structure"])
+    for node in nodes:
+        ls = segmentation_node_to_labelset(node)
+        who = ReviewLogic.annotatorOf(node)
+        for s in STRUCTURES:
+            assert ls[s].tags[TAG_STATUS] == table.loc[(who, s), "status"]
+    assert (table.xs("annotator3")["decision"] == "redo").all()

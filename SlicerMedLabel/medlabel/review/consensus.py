@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..labels import TAG_ANNOTATOR, TAG_SOURCE, TAG_STATUS, TAG_TOOL, LabelSet, Status, Tool, now_iso
-from .agreement import agreement_tables, disagreement_map
+from .agreement import agreement_tables, disagreement_map, fleiss_kappa
 from .flags import review_flags
 from .inputs import Annotation, align_annotations, structure_names
 from .staple import multilabel_staple, staple
@@ -35,6 +35,8 @@ class ReviewResult:
     disagreement : (Z, Y, X) uint8
         Max over structures of the number of annotators who disagree with the majority.
     pairwise, per_annotator, flags, review : DataFrame
+    summary : dict
+        Fleiss' kappa per structure (inside/outside) and over the annotators' label maps.
     """
 
     consensus: LabelSet
@@ -46,12 +48,13 @@ class ReviewResult:
     review: pd.DataFrame
     annotations: list[Annotation] = field(repr=False, default_factory=list)
     parameters: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
 
 
 def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int | None = None,
            min_dice: float = 0.5, tolerance_mm: float = 2.0, metric: str = "dice", accept_threshold: float = 0.9,
            adjudication_threshold: float = 0.8, reference_annotator: str | None = None,
-           structures: Sequence[str] | None = None,
+           structures: Sequence[str] | None = None, surface: bool = True,
            progress: Callable[[float, str], None] | None = None) -> ReviewResult:
     """Fuse several annotators' segmentations and measure how far they agree.
 
@@ -72,6 +75,9 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
         Workflow rule, see :func:`medlabel.review.workflow.review_decisions`.
     structures : sequence of str, optional
         Structures to review (default: all).
+    surface : bool
+        False skips the surface-distance columns (HD, HD95, MSD, surface Dice) of the tables, which
+        dominate the time on large structures.
 
     Returns
     -------
@@ -97,6 +103,7 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
     probability: dict[str, np.ndarray] = {}
     disagreement = np.zeros(geom.shape, np.uint8)
     perf_rows = []
+    kappas: dict[str, float] = {}
     ml = None
     if method == "multilabel":
         progress(0.05, f"multi-label STAPLE of {len(structures)} structures")
@@ -145,10 +152,11 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
             TAG_STATUS: Status.SUBMITTED.value, TAG_METHOD: method if method != "kofn" else f"kofn:{k}",
             TAG_ANNOTATORS: ",".join(a.annotator for a in have), "MedLabel.Time": now_iso()}))
         np.maximum(disagreement, disagreement_map(masks), out=disagreement)
+        kappas[s] = fleiss_kappa(masks) if len(masks) >= 2 else float("nan")
     progress(0.5, "agreement tables")
     masks_by = {a.annotator: {s: a.labels[s].mask for s in structures if s in a.labels} for a in anns}
     tables = agreement_tables(masks_by, spacing_mm=geom.spacing_mm, consensus={s.name: s.mask for s in consensus},
-                              tolerance_mm=tolerance_mm,
+                              tolerance_mm=tolerance_mm, surface=surface,
                               progress=lambda f, t: progress(0.5 + 0.4 * f, t))
     per = tables["per_annotator"]
     skills = {a.annotator: (a.skill, a.tool) for a in anns}
@@ -164,7 +172,19 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
                                  tolerance_mm=tolerance_mm)
     decisions = decisions[decisions["structure"].isin(structures)].reset_index(drop=True)
     progress(1.0, "review done")
-    params = {"method": method, "k": k, "min_dice": min_dice, "tolerance_mm": tolerance_mm, "metric": metric,
+    params = {"method": method, "k": k, "surface_metrics": surface, "min_dice": min_dice,
+              "tolerance_mm": tolerance_mm, "metric": metric,
               "accept_threshold": accept_threshold, "adjudication_threshold": adjudication_threshold,
               "reference_annotator": reference_annotator, "annotators": names, "structures": structures}
-    return ReviewResult(consensus, probability, disagreement, tables["pairwise"], per, flags, decisions, anns, params)
+    summary: dict = {"fleiss_kappa": kappas}
+    if ml is not None:  # rows: label the annotator gave (0 = background, last row = ITK's reject row)
+        summary["labels"] = ["background", *structures]
+        summary["confusion_matrices"] = {a.annotator: np.round(ml.confusion[k], 6).tolist()
+                                         for k, a in enumerate(anns)}
+        summary["iterations"] = ml.iterations
+    complete = [a for a in anns if all(s in a.labels for s in structures)]
+    if len(structures) > 1 and len(complete) >= 2:
+        maps = [a.labels.to_labelmap(order=structures) for a in complete]
+        summary["fleiss_kappa_labelmap"] = fleiss_kappa(maps)
+    return ReviewResult(consensus, probability, disagreement, tables["pairwise"], per, flags, decisions, anns, params,
+                        summary)

@@ -69,6 +69,9 @@ OUTPUT_FILES = ("consensus.seg.nrrd", "disagreement.nii.gz", "per_annotator.csv"
 def write_review(result: ReviewResult, out_dir, *, force: bool = False) -> dict[str, Path]:
     """Write every output of a review into ``out_dir`` (names in :data:`OUTPUT_FILES`).
 
+    ``annotations/<annotator>.seg.nrrd`` are the inputs with the review decisions in their segment
+    tags (``MedLabel.Status``, ``MedLabel.ReviewDecision``, score, reference), ready to send back.
+
     Nothing is written when any output exists and ``force`` is False (:class:`OutputExistsError`
     lists them). Each file is written atomically. ``review.json`` holds provenance: software
     version, parameters, annotators and input files.
@@ -77,6 +80,8 @@ def write_review(result: ReviewResult, out_dir, *, force: bool = False) -> dict[
 
     out = Path(out_dir)
     existing = [f for f in OUTPUT_FILES if (out / f).exists()]
+    if (out / "annotations").is_dir() and any((out / "annotations").iterdir()):
+        existing.append("annotations/")
     if existing and not force:
         raise OutputExistsError(f"{out} already holds {', '.join(existing)}; nothing was written. "
                                 "Pass --force (force=True) to replace them, or choose another folder")
@@ -91,9 +96,16 @@ def write_review(result: ReviewResult, out_dir, *, force: bool = False) -> dict[
             paths[f"{name}_{suffix}"] = write_table(df, out / f"{name}.{suffix}", force=force, sheet_name=name)
     if len(result.pairwise):
         paths["heatmap"] = dice_heatmap_png(result.pairwise, out / "pairwise_dice.png", force=force)
+    from .workflow import apply_review
+
+    for ann in apply_review(result.annotations, result.review):
+        name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in ann.annotator)
+        paths[f"annotation_{ann.annotator}"] = write_seg_nrrd(ann.labels, out / "annotations" / f"{name}.seg.nrrd",
+                                                            force=force)
     prov = {"software": f"medlabel {__version__}", "parameters": result.parameters,
             "inputs": [{"annotator": a.annotator, "skill": a.skill, "tool": a.tool, "source": a.source}
                        for a in result.annotations],
+            "agreement": result.summary,
             "flags": int(len(result.flags)),
             "decisions": result.review["decision"].value_counts().to_dict() if len(result.review) else {}}
     with atomic_write(out / "review.json", force) as tmp:
