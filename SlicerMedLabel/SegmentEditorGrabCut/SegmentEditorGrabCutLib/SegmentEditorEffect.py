@@ -101,7 +101,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
     def setMRMLDefaults(self):
         self.scriptedEffect.setParameterDefault(ITERATIONS, 5)
-        self.scriptedEffect.setParameterDefault(SMOOTHNESS, 4.0)
+        self.scriptedEffect.setParameterDefault(SMOOTHNESS, 2.0)
         self.scriptedEffect.setParameterDefault(DEPTH_SLICES, 0)
         self.scriptedEffect.setParameterDefault(OPERATION, "Set")
         self.scriptedEffect.setParameterDefault(FG_SEGMENT, "")

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bg-seeds", type=Path, help="segmentation file with background strokes")
     p.add_argument("--bg-segment", help="segment name in --bg-seeds (default: all segments)")
     p.add_argument("--iterations", type=int, default=5, help="fit/cut rounds (default 5)")
-    p.add_argument("--smoothness", type=float, default=4.0, help="boundary weight (default 4)")
+    p.add_argument("--smoothness", type=float, default=2.0, help="boundary weight (default 2)")
     p.add_argument("--geodesic", type=float, default=30.0, help="stroke geodesic weight (default 30; 0 = off)")
     p.add_argument("--smoothing-mm", type=float, default=0.0, help="sigma of a smoothed-intensity feature (mm)")
     p.add_argument("--components", type=int, default=4, help="Gaussians per mixture (default 4)")

@@ -93,13 +93,21 @@ class BackProjectionResult:
     @property
     def likelihood(self) -> np.ndarray:
         if self._likelihood is None:
-            like = np.zeros(self._image.shape, np.float32)
-            box = self.scope_box[-like.ndim:]
-            part = _lookup_block(self.histogram, self._image[box])
+            img = self._image if self._image.ndim == 3 else self._image[np.newaxis]
+            like = np.zeros(img.shape, np.float32)
+            box = self.scope_box
+            sub, out = img[box], like[box]
+            udt = _LUT_DTYPES.get(img.dtype)
+            lut = _lut_for(self.histogram, img.dtype) if udt is not None else None
+            step = max(1, (1 << 21) // max(1, sub[0].size))
+            for k in range(0, sub.shape[0], step):   # slabs: the lookup writes straight into the result
+                if lut is not None:
+                    out[k:k + step] = np.take(lut, sub[k:k + step].view(udt))
+                else:
+                    out[k:k + step] = self.histogram.lookup(sub[k:k + step])
             if self.scope_inside is not None:
-                part[~self.scope_inside.reshape(part.shape)] = 0.0
-            like[box] = part
-            object.__setattr__(self, "_likelihood", like)
+                out[~self.scope_inside] = 0.0
+            object.__setattr__(self, "_likelihood", like.reshape(self._image.shape))
         return self._likelihood
 
     @property

@@ -50,7 +50,7 @@ GMM_SAMPLES, EM_FIRST, EM_NEXT = 8000, 10, 3
 
 def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[float],
             fg_seeds: np.ndarray | None = None, bg_seeds: np.ndarray | None = None,
-            iterations: int = 5, smoothness: float = 4.0, contrast: float = 1.0, geodesic: float = 30.0,
+            iterations: int = 5, smoothness: float = 2.0, contrast: float = 1.0, geodesic: float = 30.0,
             n_components: int = 4,
             smoothing_mm: float = 0.0, background_margin_mm: float | None = None,
             max_graph_voxels: int = 400_000, keep: str = "auto", fill_holes: bool = True, star_shape: bool = False,
