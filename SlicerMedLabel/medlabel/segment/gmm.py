@@ -145,3 +145,4 @@ def _m_step(x: np.ndarray, resp: np.ndarray, floor: np.ndarray, w: np.ndarray) -
             covs[:, i, j] = covs[:, j, i] = second - means[:, i] * means[:, j]
     covs = np.maximum(covs, 0.0) * np.eye(d)[None] + covs * (1 - np.eye(d))[None] + np.diag(floor)[None]
     return GaussianMixture(nk / nk.sum(), means, covs)
+

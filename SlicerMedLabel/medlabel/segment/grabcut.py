@@ -101,10 +101,12 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
     fill_holes : bool
         Fill enclosed holes slice by slice (a lesion contour includes its necrotic core).
     star_shape : bool
-        Star-shape prior around the box centre (or the centroid of the foreground strokes): the
-        object may not have notches or holes open to the outside, as a lesion with a necrotic core
-        seen on PET (Veksler, ECCV 2008). Off by default: it is a shape assumption, right for compact
-        lesions, wrong for muscle or fat.
+        Star-shape prior (Veksler, ECCV 2008) as a second stage: after the ordinary cut, the cut is
+        repeated with every voxel's path to a centre forced into the object, so holes and notches
+        open to the outside close (a lesion with a necrotic core on PET). Centre: the centroid of the
+        foreground strokes, else the box centre when it lies in the convex hull of the first cut,
+        else that cut's deepest voxel. If the constrained cut comes out empty the first cut is kept.
+        Off by default: it is a shape assumption, right for compact lesions, wrong for muscle or fat.
     seed : int
         Seed of the mixture sub-sampling: the same inputs and seed give the same mask.
     progress : callable(fraction, text), optional
@@ -117,6 +119,10 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
 
     Notes
     -----
+    * Draw the box tight (a few voxels of margin). The object model is learnt from the box: when
+      the object fills only a small part of a loose box and the ring around the box holds tissue
+      like the object (a nodule near the chest wall), the two mixtures can swap. In 3-D, vessels
+      touching a nodule may join it; a background stroke removes them.
     * Constant image (inside the working region): there is no intensity evidence, so the result
       is the box with the strokes applied (fg strokes added, bg strokes removed).
     * Overlapping foreground and background strokes raise :class:`InputError`.
@@ -338,8 +344,11 @@ def _grabcut_region(crop, in_box, fg_c, bg_c, sp, *, iterations, smoothness, con
         # deepest voxel; with strokes, around their centroid
         if not fg_c.any():
             star = _inner_center(largest_component(labels), star, sp)
-        labels, _, _ = _iterate(crop, feat, free, fixed_fg, labels, ~labels, iterations=max(1, iterations // 2),
-                                progress=progress, pooled=bool(fg_c.any()), geo=geo, star_center=star, **opts)
+        starred, _, _ = _iterate(crop, feat, free, fixed_fg, labels, ~labels, iterations=max(1, iterations // 2),
+                                 progress=progress, pooled=bool(fg_c.any()), geo=geo, star_center=star, **opts)
+        # a centre whose own voxels look like background empties the star: keep the unconstrained cut then
+        if starred.sum() > fixed_fg.sum():
+            labels = starred
     return labels
 
 
