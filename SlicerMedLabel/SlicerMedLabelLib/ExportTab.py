@@ -77,6 +77,9 @@ class ExportTab:
         self.windowCombo.addItems(["auto", "soft_tissue", "lung", "mediastinum", "bone", "liver", "brain"])
         self.windowCombo.toolTip = "PNG window: a preset or 'centre,width' in HU (auto: CT soft tissue, PET percentiles)"
         opt.addRow("Window:", self.windowCombo)
+        self.groupEdit = qt.QLineEdit()
+        self.groupEdit.placeholderText = "e.g. nodule=malignant, cyst=benign (default: terminology category)"
+        opt.addRow("Supercategories:", self.groupEdit)
         self.allSlicesCheck = qt.QCheckBox("Export every slice (default: labelled slices only)")
         opt.addRow(self.allSlicesCheck)
         self.dicomMasksCheck = qt.QCheckBox("DICOM SEG mask per category (DICOM sources)")
@@ -145,7 +148,10 @@ class ExportTab:
             del self.cases[row]
 
     def _options(self):
+        from medlabel.commands.export import parse_groups
+
         return {"split": self.splitEdit.text.strip() or "8:1:1", "seed": self.seedSpin.value,
+                "supercategories": parse_groups(self.groupEdit.text),
                 "stratify": self.stratifyCombo.currentData or None, "deidentify": self.deidCheck.checked,
                 "salt": self.saltEdit.text or None, "window": self.windowCombo.currentText.strip() or "auto",
                 "allSlices": self.allSlicesCheck.checked, "dicomMasks": self.dicomMasksCheck.checked,

@@ -110,7 +110,7 @@ class ExportLogic:
     def exportCases(self, cases: list[SceneCase], outputDir: str | Path, *, split: str = "8:1:1", seed: int = 0,
                     stratify: str | None = None, deidentify: bool = False, salt: str | None = None,
                     window: str = "auto", allSlices: bool = False, dicomMasks: bool = True,
-                    force: bool = False, qaTableNode=None):
+                    supercategories: dict[str, str] | None = None, force: bool = False, qaTableNode=None):
         """Export scene cases; returns ``(ExportResult, qaTableNode)``.
 
         See :func:`medlabel.dataset.export_dataset` for the options; ``allSlices`` exports every slice
@@ -125,7 +125,8 @@ class ExportLogic:
         engine_cases = [self.caseFromNodes(c) for c in cases]
         return self._export(engine_cases, outputDir, start, split=split, seed=seed, stratify=stratify,
                             deidentify=deidentify, salt=salt, window=window, allSlices=allSlices,
-                            dicomMasks=dicomMasks, force=force, qaTableNode=qaTableNode)
+                            dicomMasks=dicomMasks, supercategories=supercategories, force=force,
+                            qaTableNode=qaTableNode)
 
     def exportManifest(self, manifestPath: str | Path, outputDir: str | Path, **options):
         """Export the files listed in a CSV manifest (columns image, segmentation[, patient_id, annotator,
@@ -141,7 +142,8 @@ class ExportLogic:
         return self._export(cases, outputDir, start, **options)
 
     def _export(self, cases, outputDir, start, *, split="8:1:1", seed=0, stratify=None, deidentify=False,
-                salt=None, window="auto", allSlices=False, dicomMasks=True, force=False, qaTableNode=None):
+                salt=None, window="auto", allSlices=False, dicomMasks=True, supercategories=None, force=False,
+                qaTableNode=None):
         ensure_packages(EXPORT_MODULES)  # inside Slicer: asks, then installs what is missing
         from medlabel.dataset import export_dataset
 
@@ -150,7 +152,7 @@ class ExportLogic:
         result = export_dataset(
             cases, Path(outputDir), split=split, seed=int(seed), stratify=stratify or None, deidentify=deidentify,
             salt=salt or None, window=window or "auto", slices="all" if allSlices else "labeled",
-            dicom_masks=dicomMasks, force=force,
+            dicom_masks=dicomMasks, supercategories=supercategories or None, force=force,
             progress=lambda f, t: self.progress(0.05 + 0.9 * f, t))
         self.progress(0.97, "showing the QA table")
         table = dataframe_to_table_node(result.qa, qaTableNode, name="Export QA")

@@ -96,9 +96,42 @@ def test_cli_single_study(tmp_path, phantom, capsys):
                "--weight", "64", "-o", str(tmp_path / "o"), "--study-id", "p"])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "slice k=0..2 (index)" in text and "SMI" in text
+    assert "slice k=0..2 (index)" in text and "SMI" in text and "T " in text
     row = pd.read_csv(tmp_path / "o" / "p_bodycomp.csv").iloc[0]
     assert row["sex_source"] == "user" and row["n_slices"] == 3
     assert main(["bodycomp", str(src), "-o", str(tmp_path / "o2")]) == 2  # no slice chosen
     assert main(["bodycomp", str(src), "--slice", "1", "-o", str(tmp_path / "o"), "--study-id", "p"]) == 2  # exists
     assert main(["bodycomp", "--list-references"]) == 0
+
+
+def test_cli_builds_a_reference_and_uses_it(tmp_path, phantom):
+    rng = np.random.default_rng(1)
+    cohort = pd.DataFrame({"sex": ["F"] * 20 + ["M"] * 20, "healthy_young": [True] * 40,
+                           "sma_cm2": np.r_[rng.normal(110, 15, 20), rng.normal(170, 25, 20)]})
+    io.write_table(cohort, tmp_path / "cohort.csv")
+    rc = main(["bodycomp", "--build-reference", str(tmp_path / "cohort.csv"), "--name", "ours",
+               "--citation", "test cohort", "--population", "synthetic", "-o", str(tmp_path / "refs")])
+    assert rc == 0
+    f = cohort[cohort.sex == "F"]["sma_cm2"]
+    image, _ = phantom
+    src = io.write_image(image, tmp_path / "ph.nrrd")
+    rc = main(["bodycomp", str(src), "--slice", "1", "--sex", "F", "--reference-file", str(tmp_path / "refs" / "ours.json"),
+               "--reference", "ours", "-o", str(tmp_path / "o"), "--study-id", "p"])
+    assert rc == 0
+    row = pd.read_csv(tmp_path / "o" / "p_bodycomp.csv").iloc[0]
+    assert row["reference"] == "ours"
+    expected = (row["muscle_area_cm2"] - round(f.mean(), 2)) / round(f.std(ddof=1), 2)
+    assert row["t_sma_cm2"] == pytest.approx(expected)
+    assert main(["bodycomp", "--build-reference", str(tmp_path / "cohort.csv"), "-o", str(tmp_path)]) == 2
+
+
+def test_cli_custom_hu_windows(tmp_path, phantom):
+    image, _ = phantom
+    src = io.write_image(image, tmp_path / "ph.nrrd")
+    rc = main(["bodycomp", str(src), "--slice", "1", "--hu-window", "vat=-60,-50", "-o", str(tmp_path / "o"),
+               "--study-id", "p"])
+    assert rc == 0
+    row = pd.read_csv(tmp_path / "o" / "p_bodycomp.csv").iloc[0]
+    assert row["windows_preset"] == "custom" and "VAT -60..-50" in row["windows_hu"]
+    assert row["vat_area_cm2"] < 1.0  # the phantom's fat (-100 HU) lies outside that window
+    assert main(["bodycomp", str(src), "--slice", "1", "--hu-window", "bone=1,2", "-o", str(tmp_path / "x")]) == 2

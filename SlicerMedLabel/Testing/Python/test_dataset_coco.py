@@ -150,6 +150,9 @@ def test_validate_coco_accepts_good_and_names_problems():
     bad4 = _tiny_coco()
     bad4["images"][0]["width"] = "10"
     assert any("'width' is str" in p for p in validate_coco(bad4))
+    bad5 = _tiny_coco()
+    bad5["images"].append({"id": 2, "file_name": "x.png", "width": 10, "height": 8})
+    assert validate_coco(bad5) == ["image 2: file_name 'x.png' is used twice"]
 
 
 def test_rasteriser_agrees_with_skimage_polygon2mask():

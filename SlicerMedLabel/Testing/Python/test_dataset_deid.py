@@ -143,3 +143,41 @@ def test_errors(tmp_path):
         deidentify_files([bad], tmp_path / "o", Pseudonymizer("s"))
     with pytest.raises(InputError, match="no files"):
         deidentify_files([], tmp_path / "o", Pseudonymizer("s"))
+
+
+def test_nested_phi_and_unknown_elements(tmp_path):
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    from medlabel.dataset.deid import deidentify_dataset
+
+    ds = pydicom.dcmread(data_path("dcmqi/ct-3slice/01.dcm"))
+    item = Dataset()
+    item.ReferencedSOPInstanceUID = ds.SOPInstanceUID
+    item.ReferencedSOPClassUID = ds.SOPClassUID
+    item.OperatorsName = "Doe^Jane"  # removed inside a sequence too
+    item.ContentCreatorName = "Roe^Richard"  # any person name is emptied
+    item.AcquisitionDateTime = "20030417101500.000000+0100"
+    ds.SourceImageSequence = Sequence([item])
+    ds.add_new((0x0009, 0x0010), "LO", "ACME")  # private creator + element
+    ds.add_new((0x0009, 0x1001), "LO", "JANCT000 secret")
+    ds.add_new((0x0018, 0x9999), "UN", b"JANCT000")  # unknown public element
+    ds.ImageComments = "patient JANCT000"
+    ds.StudyDescription = "CT for 99000"
+    ds.ContrastBolusAgent = "IOPAMIDOL 99000"  # a kept text field that mentions the PatientID
+    pseudo = Pseudonymizer("nested")
+    out = deidentify_dataset(ds, pseudo)
+    ref = out.SourceImageSequence[0]
+    assert ref.ReferencedSOPInstanceUID == out.SOPInstanceUID  # references follow the remapped UID
+    assert ref.ReferencedSOPClassUID == "1.2.840.10008.5.1.4.1.1.2"  # DICOM-defined UIDs are kept
+    assert "OperatorsName" not in ref and ref.ContentCreatorName == ""
+    assert ref.AcquisitionDateTime.endswith("101500.000000+0100")
+    shifted = dt.datetime.strptime(ref.AcquisitionDateTime[:8], "%Y%m%d") - dt.datetime(2003, 4, 17)
+    assert shifted.days == pseudo.shift_days("99000")
+    assert (0x0009, 0x1001) not in out and (0x0018, 0x9999) not in out
+    assert "ImageComments" not in out and "StudyDescription" not in out
+    assert out.ContrastBolusAgent == f"IOPAMIDOL {out.PatientID}"
+    path = tmp_path / "x.dcm"
+    out.save_as(path, enforce_file_format=True)
+    raw = path.read_bytes()
+    assert b"JANCT000" not in raw and b"99000" not in raw and b"Doe^Jane" not in raw

@@ -292,12 +292,13 @@ def test_cli_pairs(tmp_path, capsys):
     out = tmp_path / "cli"
     rc = cli.main(["export", str(data_path("dcmqi/ct-3slice")), str(data_path("dcmqi/liver_seg.nrrd")),
                    "-o", str(out), "--split", "8:1:1", "--seed", "0", "--deidentify", "--salt", "x",
-                   "--names", "1=liver", "--window", "liver"])
+                   "--names", "1=liver", "--window", "liver", "--supercategory", "liver=organ"])
     text = capsys.readouterr().out
     assert rc == 0, text
     assert "3 slices" in text and "0 failures" in text
     data = json.loads((out / "dataset.json").read_text())
     assert data["images"][0]["window_hu"] == [-20.0, 140.0]
+    assert data["categories"][0]["supercategory"] == "organ"
     assert data["images"][0]["patient_id"] == Pseudonymizer("x").patient_id("99000")
     assert len(list((out / "dicom").rglob("*.dcm"))) == 3 and len(list((out / "masks").rglob("*.dcm"))) == 1
     assert cli.main(["export", str(data_path("dcmqi/ct-3slice")), str(data_path("dcmqi/liver_seg.nrrd")),
@@ -333,6 +334,9 @@ def test_cli_input_errors(tmp_path, capsys):
     assert cli.main(["export", str(data_path("dcmqi/ct-3slice")), str(data_path("dcmqi/liver_seg.nrrd")),
                      "-o", str(tmp_path / "z"), "--names", "liver"]) == 2
     assert "value=name" in capsys.readouterr().err
+    assert cli.main(["export", str(data_path("dcmqi/ct-3slice")), str(data_path("dcmqi/liver_seg.nrrd")),
+                     "-o", str(tmp_path / "z"), "--supercategory", "liver"]) == 2
+    assert "category=group" in capsys.readouterr().err
 
 
 def test_unnamed_readers_get_separate_masks_and_force_removes_stale_files(tmp_path):
@@ -367,3 +371,70 @@ def test_rtstruct_source_gives_coco_and_seg(tmp_path):
     np.testing.assert_array_equal(seg.segments[0].mask, truth)
     hdr = pydicom.dcmread(tmp_path / "rs" / res.files["masks"][0], stop_before_pixels=True)
     assert hdr.ReferencedSeriesSequence[0].SeriesInstanceUID == image.meta["SeriesInstanceUID"]
+
+
+def test_stratify_by_labels(tmp_path):
+    cases = _phantom_cases(6, nz=1)
+    for c in cases[3:]:  # patients 3..5 have no vertebra label
+        c.segmentations[0]["vertebra"].mask[:] = False
+    res = export_dataset(cases, tmp_path / "ds", split="2:1:0", seed=7, stratify="labels", dicom_masks=False)
+    with_vertebra = [res.splits[f"PAT{i:02d}"] for i in range(3)]
+    without = [res.splits[f"PAT{i:02d}"] for i in range(3, 6)]
+    assert sorted(with_vertebra) == sorted(without) == ["train", "train", "val"]
+    df = pd.read_csv(tmp_path / "ds" / "splits.csv")
+    assert set(df[df.labels == "skeletal_muscle"].patient_id) == {f"PAT{i:02d}" for i in range(3, 6)}
+    assert not (tmp_path / "ds" / "test.json").exists() or not json.loads(
+        (tmp_path / "ds" / "test.json").read_text())["images"]
+
+
+def test_pet_series_uses_percentile_window_and_gets_a_seg(tmp_path):
+    pet_dir = data_path("tcia_sts/STS_001/PET/dicom/image")
+    mask = data_path("tcia_sts/STS_001/PET/nifti/mask/mask.nii.gz")
+    res = export_dataset([ExportCase(pet_dir, [mask], names={1: "lesion"})], tmp_path / "pet",
+                         deidentify=True, salt="p")
+    assert res.qa_passed and len(res.files["masks"]) == 1 and len(res.files["dicom"]) == 59
+    pet = read_image(pet_dir)
+    lo, hi = np.percentile(pet.array, [0.5, 99.5])
+    data = json.loads((tmp_path / "pet" / "dataset.json").read_text())
+    im = data["images"][0]
+    assert im["modality"] == "PT" and im["window_hu"] == pytest.approx([lo, hi], abs=1e-3)
+    png = np.asarray(PILImage.open(tmp_path / "pet" / im["file_name"]))
+    expected = np.clip(np.rint((pet.array[im["slice_index"]].astype(float) - lo) / (hi - lo) * 255), 0, 255)
+    assert np.abs(png.astype(int) - expected).max() <= 1  # window limits are stored rounded to 1e-3
+    deid = pydicom.dcmread(next((tmp_path / "pet" / "dicom").rglob("*.dcm")))
+    assert deid.Units == "GML" and float(deid.PatientWeight) == 71.0  # SUV-relevant tags kept
+
+
+def test_large_data_sets_are_read_twice_with_the_same_result(tmp_path, monkeypatch):
+    import medlabel.dataset.export as export_module
+
+    cases = _phantom_cases(3)
+    kept = export_dataset(cases, tmp_path / "kept", split="1:1:1")
+    monkeypatch.setattr(export_module, "CACHE_BYTES", 0)  # nothing kept: every case is loaded again
+    reread = export_dataset(cases, tmp_path / "reread", split="1:1:1")
+    a = json.loads((tmp_path / "kept" / "dataset.json").read_text())
+    b = json.loads((tmp_path / "reread" / "dataset.json").read_text())
+    assert a["annotations"] == b["annotations"] and a["images"] == b["images"]
+    assert kept.splits == reread.splits and reread.qa_passed
+
+
+def test_pet_and_ct_of_one_patient_stay_together(tmp_path):
+    sts = data_path("tcia_sts/STS_001")
+    cases = [ExportCase(sts / "CT/dicom/image", [sts / "CT/dicom/mask/RS.dcm"]),
+             ExportCase(sts / "PET/dicom/image", [sts / "PET/nifti/mask/mask.nii.gz"], names={1: "GTV_Mass_PET"})]
+    res = export_dataset(cases, tmp_path / "petct", deidentify=True, salt="s", dicom_masks=False)
+    assert res.qa_passed and len(res.splits) == 1
+    data = json.loads((tmp_path / "petct" / "dataset.json").read_text())
+    by_modality = {}
+    for im in data["images"]:
+        by_modality.setdefault(im["modality"], set()).add((im["patient_id"], im["study_uid"], im["series_uid"],
+                                                           im["case"], im["split"]))
+    (ct,), (pt,) = by_modality["CT"], by_modality["PT"]
+    assert ct[0] == pt[0] == Pseudonymizer("s").patient_id("STS_001")  # one pseudonym
+    assert ct[1] == pt[1] and ct[2] != pt[2]  # same (remapped) study, different series
+    assert (ct[3], pt[3]) == (f"{ct[0]}_1", f"{ct[0]}_2") and ct[4] == pt[4]
+    # the de-identified CT and PET copies still share their study and frame of reference
+    first = {d.name: pydicom.dcmread(next(d.glob("*.dcm"))) for d in (tmp_path / "petct" / "dicom").iterdir()}
+    a, b = first[ct[3]], first[pt[3]]
+    assert a.StudyInstanceUID == b.StudyInstanceUID == ct[1]
+    assert a.FrameOfReferenceUID == b.FrameOfReferenceUID

@@ -66,13 +66,16 @@ def test_phantom_nodes_several_annotators(mrml_scene, tmp_path):
             ls.set_tag(TAG_ANNOTATOR, annot)
             segs.append(labelset_to_segmentation_node(ls, reference_volume=vol, name=f"seg {i} {annot}"))
         cases.append(SceneCase(vol, segs, patientId=f"P{i}"))
-    result, _ = ExportLogic().exportCases(cases, tmp_path / "ph", split="2:1:1", seed=1)
+    result, _ = ExportLogic().exportCases(cases, tmp_path / "ph", split="2:1:1", seed=1,
+                                          supercategories={"vertebra": "bone", "tumour": "malignant"})
     assert result.qa_passed and sorted(result.splits) == ["P0", "P1", "P2", "P3"]
     assert sorted(result.splits.values()) == ["test", "train", "train", "val"]
     data = json.loads((tmp_path / "ph" / "dataset.json").read_text())
     assert {a["annotator"] for a in data["annotations"]} == {"A", "B"}
     assert len(data["annotations"]) == 4 * 2 * len(data["categories"])
-    assert result.files["masks"] == [] and len(result.notes) == 4
+    assert {c["name"]: c["supercategory"] for c in data["categories"]}["vertebra"] == "bone"
+    assert result.files["masks"] == [] and len(result.notes) == 5
+    assert "tumour" in result.notes[-1]  # a group for a category nobody drew is reported
 
 
 def test_edited_volume_is_exported_without_dicom_outputs(mrml_scene, tmp_path):

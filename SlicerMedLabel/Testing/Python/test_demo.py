@@ -21,6 +21,9 @@ def test_demo_writes_report_and_keeps_existing_files(tmp_path, capsys):
     assert 65 <= row["slice_index"] <= 79  # inside L3 (TotalSegmentator label 29)
     assert row["muscle_area_cm2"] > 50 and row["sat_area_cm2"] > 10
     assert (out / "bodycomp" / "CRLM-CT-1006_tissues.seg.nrrd").exists()
+    per = pd.read_csv(out / "review" / "per_annotator.csv")
+    assert len(per) == 4 and (per["dice_vs_consensus"] > 0.7).all()
+    assert io.read_seg_nrrd(out / "review" / "consensus.seg.nrrd").segments[0].voxel_count > 2000
     html = (out / "report.html").read_text()
     assert "overview_phantom.png" in html
     before = (out / "report.html").stat().st_mtime_ns

@@ -212,7 +212,7 @@ def read_batch_list(source: str | Path) -> list[dict]:
 
 def run_batch(studies: Sequence[dict], out_dir: str | Path, *, auto_l3: bool = True, slab_slices: int = 1,
               preset: str | HUWindows | dict = "alberta", reference: str = "lee2022", force: bool = False,
-              progress: Progress | None = None):
+              registry: ReferenceRegistry | None = None, progress: Progress | None = None):
     """Run :func:`run_study` on many studies, continuing past bad ones.
 
     Each study dict has ``path`` and optionally ``slice`` / ``slice_mm`` (else the automatic L3
@@ -229,7 +229,8 @@ def run_batch(studies: Sequence[dict], out_dir: str | Path, *, auto_l3: bool = T
     from .. import io
 
     out = Path(out_dir)
-    registry = load_reference_sets()
+    registry = registry or load_reference_sets()
+    registry.get(reference)  # an unknown reference name stops the batch before any study runs
     rows, failures = [], []
     n = len(studies)
     for i, st in enumerate(studies):

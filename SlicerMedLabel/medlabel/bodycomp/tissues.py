@@ -7,7 +7,7 @@ Method (per axial slice)
 2. **Tissue classes by HU window** (presets below; the Alberta protocol of Mitsiopoulos et al.,
    J Appl Physiol 1998;85:115-122 and Mourtzakis et al., Appl Physiol Nutr Metab 2008;33:997-1006):
    muscle -29..150 HU, subcutaneous/intermuscular fat -190..-30 HU, visceral fat -150..-50 HU.
-   Pixels whose local mean over muscle-window neighbours exceeds ``dense_mean_hu`` (90 HU;
+   Pixels whose local mean over muscle-window neighbours exceeds ``dense_mean_hu`` (80 HU;
    low-density trabecular bone, contrast-enhanced organs) count as dense, not muscle.
 3. **Muscle compartment**: soft tissue and bone more than ``skin_mm`` inside the body outline
    (so skin is never muscle), without specks smaller than ``speck_mm2`` (septa in the fat), closed
@@ -22,6 +22,9 @@ Method (per axial slice)
    (paraspinal muscles); other directions at most ``max_front_wall_mm``. Directions where an organ
    touches the wall (no fat behind it, or a jump against the running median) take the median of
    their neighbours. Soft tissue above the wall depth is skeletal muscle; fat there is IMAT.
+   Away from the spine, tissue deeper than 6 mm whose local mean is more than 20 HU above the
+   median of the shallow wall muscle is taken for an organ pressed against the wall (liver, spleen
+   and enhanced organs are brighter than muscle) and left out.
 5. **Psoas**: soft tissue of the cavity within ``psoas_reach_mm`` of the vertebra, beside the
    vertebral body (not in front of it, where the aorta and vena cava lie), is muscle too.
 
@@ -189,9 +192,11 @@ class _SliceLabels:
 def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows, *, skin_mm: float,
                  close_mm: float, n_angles: int, max_wall_mm: float, island_mm2: float, posterior: int,
                  max_front_wall_mm: float, spine_half_width_mm: float, grow_mm: float, pocket_mm: float,
-                 speck_mm2: float, gap_mm: float, dense_mean_hu: float | None = 90.0,
-                 vertebra_close_mm: float = 3.0, cortical_hu: float = 250.0, grow_spine_only: bool = True, jump_factor: float = 1.5,
-                 jump_mm: float = 6.0, psoas_reach_mm: float = 45.0, psoas_front_mm: float = 20.0) -> _SliceLabels:
+                 speck_mm2: float, gap_mm: float, dense_mean_hu: float | None = 80.0,
+                 vertebra_close_mm: float = 6.0, max_vertebra_mm2: float = 4000.0, cortical_hu: float = 250.0, grow_spine_only: bool = True,
+                 jump_factor: float = 1.5, jump_mm: float = 6.0, psoas_reach_mm: float = 45.0,
+                 psoas_front_mm: float = 20.0, organ_contrast_hu: float | None = 20.0,
+                 shallow_mm: float = 6.0) -> _SliceLabels:
     """Labels of one axial slice (see the module docstring for the method)."""
     sy, sx = spacing_yx
     px_mm2 = sy * sx
@@ -206,7 +211,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     inner = depth_body > skin_mm
     muscle_win = _in(hu, win.muscle_hu)
     # bright on average (low-density trabecular bone, contrast-enhanced organs) is not muscle even
-    # where single pixels fall inside the muscle window: muscle averages 20-60 HU
+    # where single pixels fall inside the muscle window: muscle averages 20-65 HU
     if dense_mean_hu is not None:
         # local mean of the muscle-window pixels only (normalised convolution): cortical bone or
         # air next to a muscle does not shift it
@@ -214,9 +219,11 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         sig = (2.0 / sy, 2.0 / sx)
         num = ndi.gaussian_filter(np.where(muscle_win, hu, 0.0).astype(np.float32), sig)
         den = ndi.gaussian_filter(w, sig)
-        bright = muscle_win & (num > dense_mean_hu * np.maximum(den, 1e-3))
+        local_mean = num / np.maximum(den, 1e-3)
+        bright = muscle_win & (local_mean > dense_mean_hu)
     else:
         bright = np.zeros_like(body)
+        local_mean = hu
     dense = body & ((hu > win.muscle_hu[1]) | (bright & ~_in(hu, win.sat_hu)))
     soft = inner & muscle_win & ~dense
 
@@ -256,23 +263,33 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     bone_close = _disk(max(2.0, 1.5 * max(sy, sx)), spacing_yx)
     dense_filled = ndi.binary_fill_holes(ndi.binary_closing(dense, structure=bone_close) | dense)
     vertebra = np.zeros_like(body)
-    # pieces of bone merged with a wider closing (low-density vertebral bodies break into fragments)
-    v_close = _disk(vertebra_close_mm, spacing_yx)
-    merged = ndi.binary_fill_holes(ndi.binary_closing(np.pad(dense & comp, 8), structure=v_close))[8:-8, 8:-8]
-    lab_d, n_d = ndi.label(merged & comp)
-    if n_d:
-        yy, xx = np.nonzero(comp)
-        cy, cx = yy.mean(), xx.mean()
-        gy0, gx0 = np.mgrid[0:hu.shape[0], 0:hu.shape[1]]
-        # the spine lies on the midline in the posterior half of the compartment
-        spine_box = (np.abs(gx0 - cx) * sx <= 30.0) & ((gy0 - cy) * posterior >= 0) & comp
+    yy, xx = np.nonzero(comp)
+    cy, cx = yy.mean(), xx.mean()
+    gy0, gx0 = np.mgrid[0:hu.shape[0], 0:hu.shape[1]]
+    # the spine lies on the midline in the posterior half of the compartment
+    spine_box = (np.abs(gx0 - cx) * sx <= 30.0) & ((gy0 - cy) * posterior >= 0) & comp
+    # pieces of bone merged with a closing (low-density vertebral bodies break into fragments); when
+    # the closing also swallows contrast-filled bowel or kidneys (a component far larger than any
+    # vertebra), fall back to the unmerged bone
+    for radius in (vertebra_close_mm, 0.0):
+        if radius > 0:
+            merged = ndi.binary_fill_holes(ndi.binary_closing(
+                np.pad(dense & comp, 8), structure=_disk(radius, spacing_yx)))[8:-8, 8:-8]
+        else:
+            merged = dense_filled & comp
+        lab_d, n_d = ndi.label(merged & comp)
+        if not n_d:
+            continue
         idx = np.arange(1, n_d + 1)
         overlap = np.asarray(ndi.sum_labels(spine_box & merged, lab_d, idx)) * px_mm2
         sizes = np.asarray(ndi.sum_labels(np.ones_like(hu), lab_d, idx)) * px_mm2
         overlap[sizes < 200.0] = 0.0  # a vertebra is > 2 cm² in any adult
         if overlap.max() > 0:
-            vertebra = lab_d == int(np.argmax(overlap)) + 1
-            dense_filled = dense_filled | vertebra
+            best = int(np.argmax(overlap))
+            vertebra = lab_d == best + 1
+            if sizes[best] <= max_vertebra_mm2:
+                break
+    dense_filled = dense_filled | vertebra
     # contrast-filled vessels may touch the vertebral body and join it; its cortical bone (brighter
     # than contrast in the portal phase) marks where the bone really is, for the anatomy rules below
     v_core = vertebra & (hu > cortical_hu)
@@ -327,6 +344,15 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     t_final = np.where(suspicious, ref, t)
     envelope = comp & (depth < t_final[bins]) & ~vertebra
     muscle = envelope & soft
+    if organ_contrast_hu is not None and muscle.sum() > 50:
+        # organs pressed against the wall (liver, spleen) are brighter than the wall muscle: deeper
+        # than the first few mm, drop soft tissue whose local mean is far above the shallow muscle's
+        shallow = muscle & (depth <= shallow_mm) & ~spine[bins]
+        if shallow.sum() > 50:
+            ref_hu = float(np.median(local_mean[shallow]))
+            organ_like = (local_mean > ref_hu + organ_contrast_hu) & (depth > shallow_mm) & ~spine[bins]
+            muscle &= ~organ_like
+            envelope &= ~(organ_like & soft)
     if grow_mm > 0 and muscle.any():
         # soft tissue of the cavity touching the wall muscle, up to grow_mm away (concave corners)
         cand = soft & comp & ~envelope & ~dense_filled

@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all-slices", action="store_true", help="export every slice, not only labelled ones")
     p.add_argument("--no-dicom-masks", action="store_true", help="do not write DICOM SEG masks")
     p.add_argument("--names", help="category names for label-map values, e.g. '1=liver,2=spine'")
+    p.add_argument("--supercategory",
+                   help="COCO supercategory per category, e.g. 'nodule=malignant,cyst=benign' (default: terminology)")
     p.add_argument("--description", default="SlicerMedLabel dataset export", help="info.description of the JSON")
     p.add_argument("--force", action="store_true", help="write over a previous export in the output folder")
     p.set_defaults(func=run)
@@ -56,6 +58,19 @@ def parse_names(text: str | None) -> dict[int, str] | None:
             out[int(value)] = name.strip()
         except ValueError:
             raise InputError(f"names {text!r}: write value=name pairs such as '1=liver,2=spine'") from None
+    return out
+
+
+def parse_groups(text: str | None) -> dict[str, str] | None:
+    """``"nodule=malignant,cyst=benign"`` → {'nodule': 'malignant', 'cyst': 'benign'}."""
+    if not text or not str(text).strip():
+        return None
+    out: dict[str, str] = {}
+    for part in str(text).replace(";", ",").split(","):
+        name, sep, group = part.partition("=")
+        if not sep or not name.strip() or not group.strip():
+            raise InputError(f"supercategory {text!r}: write category=group pairs such as 'nodule=malignant'")
+        out[name.strip()] = group.strip()
     return out
 
 
@@ -125,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             cases, args.output, split=args.split, seed=args.seed, stratify=args.stratify,
             deidentify=args.deidentify, salt=args.salt, window=args.window,
             slices="all" if args.all_slices else "labeled", dicom_masks=not args.no_dicom_masks,
+            supercategories=parse_groups(args.supercategory),
             description=args.description, force=args.force, progress=progress)
     finally:
         bar.close()

@@ -63,7 +63,7 @@ def mask_to_polygons(mask: np.ndarray, *, tolerance_px: float = 0.0) -> tuple[li
     >>> outer
     [[2.5, 3.0, 3.0, 2.5, 3.0, 1.5, 2.5, 1.0, 1.5, 1.0, 1.0, 1.5, 1.0, 2.5, 1.5, 3.0]]
     """
-    from skimage.measure import approximate_polygon, find_contours
+    from skimage.measure import find_contours
 
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2:
@@ -80,6 +80,8 @@ def mask_to_polygons(mask: np.ndarray, *, tolerance_px: float = 0.0) -> tuple[li
     for rc in find_contours(padded, 0.5, positive_orientation="high"):
         rc = rc + offset  # back to the slice's row/column indices
         if tolerance_px > 0:
+            from skimage.measure import approximate_polygon  # imports scipy.signal: only when asked
+
             rc = approximate_polygon(rc, tolerance_px)
         if len(rc) > 1 and np.allclose(rc[0], rc[-1]):
             rc = rc[:-1]  # COCO polygons are implicitly closed
@@ -197,7 +199,7 @@ def validate_coco(data: dict[str, Any]) -> list[str]:
 
     Checks: top-level keys; the types of the keys ``pycocotools.coco.COCO`` reads (image id,
     width, height, file_name; annotation id, image_id, category_id, bbox of 4 numbers, area,
-    iscrowd, polygon lists of >= 6 numbers of even length); unique ids; every annotation refers to
+    iscrowd, polygon lists of >= 6 numbers of even length); unique ids and file names; every annotation refers to
     an existing image and category; boxes inside the image. An empty list means valid.
     """
     problems: list[str] = []
@@ -215,10 +217,14 @@ def validate_coco(data: dict[str, Any]) -> list[str]:
                 problems.append(f"{what} '{k}' is {type(obj[k]).__name__}, expected {t}")
 
     images = {}
+    file_names: set = set()
     for im in data["images"]:
         check(im, _IMAGE_KEYS, f"image {im.get('id')}")
         if im.get("id") in images:
             problems.append(f"duplicate image id {im.get('id')}")
+        if im.get("file_name") in file_names:
+            problems.append(f"image {im.get('id')}: file_name {im.get('file_name')!r} is used twice")
+        file_names.add(im.get("file_name"))
         images[im.get("id")] = im
     cats = set()
     for c in data["categories"]:

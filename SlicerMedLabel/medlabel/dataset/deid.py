@@ -29,6 +29,7 @@ every UI value                U       remapped to ``2.25.<salted SHA-256 as inte
                                       files (series, frame of reference, SEG → image) stay valid
 DA / DT values                        shifted per patient (option 113107)
 private tags                  X       removed (all, recursively)
+elements of unknown VR (UN)   X       removed (their content cannot be inspected)
 overlays (60xx)               X       removed
 ============================  ======  ==========================================================
 
@@ -203,7 +204,9 @@ def deidentify_dataset(ds, pseudo: Pseudonymizer, *, software: str = "SlicerMedL
             elem.value = ""
             return
         vr = elem.VR
-        if vr == "PN":
+        if vr == "UN":  # value of unknown type: cannot be inspected, so it is not kept
+            del dataset[elem.tag]
+        elif vr == "PN":
             elem.value = ""
         elif vr == "UI" and elem.value:
             vals = elem.value if elem.VM > 1 else [elem.value]

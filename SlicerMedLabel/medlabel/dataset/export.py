@@ -37,6 +37,9 @@ from .splits import SPLIT_NAMES, parse_ratios, patient_splits
 
 Progress = Callable[[float, str], None]
 
+#: memory for cases kept between the checking pass and the export pass (larger data sets are read twice)
+CACHE_BYTES = 1 << 30
+
 
 @dataclass
 class ExportCase:
@@ -140,10 +143,10 @@ def _describe(obj) -> str:
     return str(obj)
 
 
-def _category_entry(cid: int, name: str, seg) -> dict[str, Any]:
+def _category_entry(cid: int, name: str, seg, group: str | None = None) -> dict[str, Any]:
     term = seg.terminology
     entry: dict[str, Any] = {"id": cid, "name": name,
-                             "supercategory": term.category.meaning if term else "unspecified"}
+                             "supercategory": group or (term.category.meaning if term else "unspecified")}
     if term:
         entry["code"] = {"scheme": term.type.scheme, "value": term.type.value, "meaning": term.type.meaning}
         entry["snomed_ct"] = term.type.value if term.type.scheme in ("SCT", "SRT") else None
@@ -182,6 +185,7 @@ def export_dataset(
     window: str | tuple[float, float] | None = "auto",
     slices: str = "labeled",
     dicom_masks: bool = True,
+    supercategories: dict[str, str] | None = None,
     description: str = "SlicerMedLabel dataset export",
     license_name: str = "unspecified",
     force: bool = False,
@@ -214,6 +218,9 @@ def export_dataset(
         Export only slices where some segment has voxels (default), or every slice.
     dicom_masks : bool
         Write one DICOM SEG per category and segmentation for DICOM sources.
+    supercategories : dict category name → group, optional
+        COCO ``supercategory`` per category (e.g. ``{"nodule_a": "malignant", "nodule_b": "benign"}``);
+        default: the terminology category (e.g. "Morphologically Altered Structure").
     progress : callable(fraction, text), optional
 
     Returns
@@ -244,21 +251,29 @@ def export_dataset(
     pseudo = (Pseudonymizer(salt) if salt else Pseudonymizer.random()) if deidentify else None
     notes: list[str] = []
 
-    # 1. first pass: every case is read and checked (grids, names) before any file is written; only
-    #    the patient id, annotators and labels are kept, so memory holds one case at a time
+    # 1. first pass: every case is read and checked (grids, names) before any file is written; the
+    #    patient id, annotators and labels feed the split; cases are kept for the second pass only up
+    #    to CACHE_BYTES, so a large data set is read twice instead of filling the memory
     per_patient_annotators: dict[str, set] = defaultdict(set)
     per_patient_labels: dict[str, set] = defaultdict(set)
     case_pids: list[str] = []
+    kept: dict[int, tuple] = {}  # cases kept from the first pass while they fit in CACHE_BYTES
+    used = 0
     for i, case in enumerate(cases):
         report(0.25 * i / len(cases), f"checking case {i + 1}/{len(cases)}")
-        _image, labelsets, pid = _load_case(case, i)
+        loaded = _load_case(case, i)
+        _image, labelsets, pid = loaded
         case_pids.append(pid)
         for ls in labelsets:
             for s in ls:
                 per_patient_annotators[pid].add(s.tags.get(TAG_ANNOTATOR, ""))
                 if s.mask.any():
                     per_patient_labels[pid].add(s.name)
-        del _image, labelsets
+        size = _image.array.nbytes + sum(s.mask.nbytes for ls in labelsets for s in ls)
+        if used + size <= CACHE_BYTES:
+            kept[i] = loaded
+            used += size
+        del loaded, _image, labelsets
 
     # 2. patient-level split
     patients = list(dict.fromkeys(case_pids))
@@ -288,7 +303,7 @@ def export_dataset(
     for i, case in enumerate(cases):
         frac0, frac1 = 0.25 + 0.65 * i / len(cases), 0.25 + 0.65 * (i + 1) / len(cases)
         report(frac0, f"exporting case {i + 1}/{len(cases)}")
-        image, labelsets, pid = _load_case(case, i)  # second pass (cheap for in-memory cases)
+        image, labelsets, pid = kept.pop(i, None) or _load_case(case, i)  # read again if it was not kept
         series_count[pid] += 1
         case_key = _slug(f"{public_pid(pid)}_{series_count[pid]}")
         meta = image.meta
@@ -325,7 +340,8 @@ def export_dataset(
         for ls in labelsets:
             for s in ls:
                 if s.name not in categories:
-                    categories[s.name] = _category_entry(len(categories) + 1, s.name, s)
+                    categories[s.name] = _category_entry(len(categories) + 1, s.name, s,
+                                                         (supercategories or {}).get(s.name))
                 cid = categories[s.name]["id"]
                 for k in np.flatnonzero(s.mask.any(axis=(1, 2))):
                     m2 = s.mask[k]
@@ -370,6 +386,9 @@ def export_dataset(
                          "no DICOM SEG masks" + (" and no de-identified DICOM" if pseudo else "") + " written for it")
         report(frac1, f"case {i + 1}/{len(cases)} done")
 
+    unknown = sorted(set(supercategories or {}) - set(categories))
+    if unknown:
+        notes.append(f"supercategory given for {unknown}, which no segment is named; categories: {list(categories)}")
     generic = sorted(n for n in categories if re.fullmatch(r"Segment_\d+", n))
     if generic:
         notes.append(f"categories {generic} carry label-map default names; give names (CLI --names 1=liver, "
