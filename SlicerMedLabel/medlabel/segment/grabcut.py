@@ -3,11 +3,15 @@
 Method (Rother, Kolmogorov & Blake, "GrabCut: interactive foreground extraction using iterated graph
 cuts", ACM TOG 23(3):309-314, 2004), adapted to grayscale medical images:
 
-* features per voxel: the intensity (HU / SUV) and, by default, its Gaussian-smoothed value
-  (``smoothing_mm``), which separates textured tissue from noise better than intensity alone;
-* foreground and background Gaussian mixtures (:mod:`.gmm`) fitted to the current labels; the
-  background model is learnt from a ring of ``background_margin_mm`` around the box plus background
-  strokes, i.e. from the tissue next to the object, not from the whole scan;
+* features per voxel: the intensity (HU / SUV) and, optionally, its Gaussian-smoothed value
+  (``smoothing_mm``);
+* foreground and background Gaussian mixtures (:mod:`.gmm`) fitted to the current labels (integer
+  CT: on the exact histogram); the background model is learnt from a ring of
+  ``background_margin_mm`` around the box plus background strokes, i.e. from the tissue next to the
+  object, not from the whole scan;
+* with foreground strokes: the first object model comes from the strokes, both models share one
+  covariance (partial-volume voxels split half-way) and a geodesic term (Price, Morse & Cohen,
+  CVPR 2010) lets the strokes reach along low-gradient paths;
 * data cost ``-log p(feature | model)``; contrast-sensitive n-links scaled by voxel face area
   (:func:`.graphcut.neighbourhood`); exact minimum cut with PyMaxflow (Boykov-Kolmogorov);
 * iterate fit -> cut until the labels stop changing or ``iterations`` is reached.
@@ -51,16 +55,16 @@ GMM_SAMPLES, EM_FIRST, EM_NEXT = 8000, 10, 3
 def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[float],
             fg_seeds: np.ndarray | None = None, bg_seeds: np.ndarray | None = None,
             iterations: int = 5, smoothness: float = 2.0, contrast: float = 1.0, geodesic: float = 30.0,
-            n_components: int = 4,
-            smoothing_mm: float = 0.0, background_margin_mm: float | None = None,
-            max_graph_voxels: int = 400_000, keep: str = "auto", fill_holes: bool = True, star_shape: bool = False,
-            seed: int = 0, progress: Progress | None = None) -> np.ndarray:
+            n_components: int = 4, smoothing_mm: float = 0.0, background_margin_mm: float | None = None,
+            max_graph_voxels: int = 400_000, keep: str = "auto", fill_holes: bool = True,
+            star_shape: bool = False, seed: int = 0, progress: Progress | None = None) -> np.ndarray:
     """Segment the object in ``box`` by iterated graph cuts.
 
     Parameters
     ----------
     image : (Z, Y, X) or (Y, X) ndarray
-        CT in HU or PET (SUV, Bq/ml); a 2-D slice gives a 2-D cut (4-neighbourhood).
+        CT in HU or PET (SUV, Bq/ml); a 2-D slice (or a one-slice box) gives a 2-D cut with the
+        8-neighbourhood, a volume box a 3-D cut with the 6-neighbourhood.
     box : Box, optional
         Voxels outside it are background (``Box.rect`` for one slice). None = the whole image.
         When nothing lies outside the box and there are no ``bg_seeds``, the image's outer voxel
