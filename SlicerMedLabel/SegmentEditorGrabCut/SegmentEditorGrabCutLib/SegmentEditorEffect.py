@@ -41,8 +41,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         return qt.QIcon(path) if os.path.exists(path) else qt.QIcon()
 
     def helpText(self):
-        return ("<html>Segment the object inside a box.<p><b>Left-drag</b> a rectangle around the object in a slice "
-                "view: everything outside it is background. The cut runs on that slice, or on a box of "
+        return ("<html>Segment the object inside a box.<p><b>Left-drag</b> a tight rectangle around the object in a "
+                "slice view: the rectangle's outline and everything outside it is background. The cut runs on that "
+                "slice, or on a box of "
                 "<i>depth</i> slices on each side (3-D). For an object with the same intensity as its "
                 "surroundings, paint a rough <b>foreground stroke</b> (and optionally a background stroke) into "
                 "helper segments with Paint and select them here. The preview is shown in yellow; <b>Apply</b> "
