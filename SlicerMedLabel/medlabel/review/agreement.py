@@ -99,7 +99,6 @@ def _inplane_edt(surface: np.ndarray, spacing: np.ndarray) -> np.ndarray:
     OpenCV's ``distanceTransform`` (DIST_L2, precise mask: exact Euclidean) when the in-plane pixels
     are square, else SciPy per slice with the (y, x) spacing.
     """
-    nz = surface.shape[0]
     out = np.empty(surface.shape, np.float32)
     has = surface.any(axis=(1, 2))
     out[~has] = np.inf
