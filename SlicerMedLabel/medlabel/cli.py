@@ -24,6 +24,10 @@ COMMAND_MODULES: list[str] = [
     "medlabel.commands.autolabel",
     "medlabel.commands.pseudolabel",
     "medlabel.commands.train",
+    "medlabel.commands.bodycomp",
+    "medlabel.commands.backproject",
+    "medlabel.commands.grabcut",
+    "medlabel.commands.export",
 ]
 
 

@@ -38,7 +38,7 @@ def _figure(n_panels: int, panel_size_in: float = 4.0):
 
 def draw_slice(ax, slice_2d: np.ndarray, *, window: tuple[float, float] = WINDOWS_HU["soft_tissue"],
                aspect: float = 1.0, masks: Sequence[tuple[np.ndarray, tuple[float, float, float], str]] = (),
-               alpha: float = 0.45, title: str = "", cmap: str = "gray") -> list:
+               alpha: float = 0.45, linewidth: float = 0.8, title: str = "", cmap: str = "gray") -> list:
     """Draw a (Y, X) slice with filled, outlined masks on a matplotlib axis; return legend handles.
 
     ``aspect`` is pixel height / width (spacing_y / spacing_x) so anisotropic pixels look right.
@@ -51,10 +51,11 @@ def draw_slice(ax, slice_2d: np.ndarray, *, window: tuple[float, float] = WINDOW
         m = np.asarray(mask, bool)
         if not m.any():
             continue
-        rgba = np.zeros((*m.shape, 4))
-        rgba[m] = (*color, alpha)
-        ax.imshow(rgba, aspect=aspect, interpolation="nearest")
-        ax.contour(m.astype(float), levels=[0.5], colors=[color], linewidths=0.8)
+        if alpha > 0:
+            rgba = np.zeros((*m.shape, 4))
+            rgba[m] = (*color, alpha)
+            ax.imshow(rgba, aspect=aspect, interpolation="nearest")
+        ax.contour(m.astype(float), levels=[0.5], colors=[color], linewidths=linewidth)
         handles.append(Patch(facecolor=color, edgecolor=color, label=label))
     ax.set_title(title, fontsize=9)
     ax.axis("off")
@@ -64,7 +65,8 @@ def draw_slice(ax, slice_2d: np.ndarray, *, window: tuple[float, float] = WINDOW
 def labelset_overlay_png(image_array: np.ndarray, labels: LabelSet | None, path: str | Path, *,
                          slices: Sequence[int], spacing_mm: Sequence[float], titles: Sequence[str] | None = None,
                          window: tuple[float, float] = WINDOWS_HU["soft_tissue"], legend: dict[str, str] | None = None,
-                         suptitle: str = "", direction: np.ndarray | None = None, force: bool = False) -> Path:
+                         suptitle: str = "", direction: np.ndarray | None = None, alpha: float = 0.45,
+                         linewidth: float = 0.8, force: bool = False) -> Path:
     """Write a PNG with one panel per slice index (axis 0 of a (Z, Y, X) array) and the label overlays.
 
     ``legend`` maps segment name → legend text (e.g. "muscle 152.3 cm², 38 HU"); default: the names.
@@ -87,7 +89,8 @@ def labelset_overlay_png(image_array: np.ndarray, labels: LabelSet | None, path:
             for seg in labels:
                 text = (legend or {}).get(seg.name, seg.name)
                 masks.append((view(seg.mask[k]), seg.color, text))
-        for h in draw_slice(ax, view(image_array[k]), window=window, aspect=aspect, masks=masks,
+        for h in draw_slice(ax, view(image_array[k]), window=window, aspect=aspect, masks=masks, alpha=alpha,
+                            linewidth=linewidth,
                             title=titles[i] if titles else f"slice {k}"):
             handles[h.get_label()] = h
     if handles:
@@ -96,7 +99,7 @@ def labelset_overlay_png(image_array: np.ndarray, labels: LabelSet | None, path:
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout(rect=(0, 0.04 * ((len(handles) + 1) // 2) + 0.02 if handles else 0, 1,
-                          0.95 if suptitle else 1))
+                          0.95 if suptitle else 0.97))
     path = Path(path)
     with atomic_write(path, force) as tmp:
         fig.savefig(tmp, dpi=110, format="png")

@@ -243,3 +243,45 @@ def test_plot_iou_bins_writes_png_and_respects_force(tmp_path):
     assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(OutputExistsError):
         plot_iou_bins(table, p)
+
+
+def test_importing_the_engine_does_not_import_torch():
+    """torch is heavy and optional: only building/running a network imports it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; import medlabel.autolabel, medlabel.autolabel.registry, medlabel.autolabel.dataset; "
+            "from medlabel.autolabel import default_registry; default_registry(user_dirs=[]); "
+            "print('torch' in sys.modules)")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_hu_refinement_hand_checked():
+    from medlabel.autolabel.cards import ALBERTA_REFINEMENT, refine_by_hu
+
+    values = {"skeletal_muscle": 1, "subcutaneous_fat": 2, "visceral_fat": 3, "intermuscular_fat": 4}
+    pred = np.array([[[1, 1, 1, 4, 2, 2, 3, 3, 0]]])
+    hu = np.array([[[40, -80, 400, 20, -100, 30, -100, -40, -100]]])
+    # muscle region: 40 -> muscle, -80 -> IMAT, 400 (bone) -> background, predicted IMAT at 20 HU -> muscle;
+    # SAT kept only in -190..-30, VAT only in -150..-50; background stays background
+    want = np.array([[[1, 4, 0, 1, 2, 0, 3, 0, 0]]])
+    np.testing.assert_array_equal(refine_by_hu(pred, hu, ALBERTA_REFINEMENT, values), want)
+    np.testing.assert_array_equal(pred, [[[1, 1, 1, 4, 2, 2, 3, 3, 0]]])  # input untouched
+    with pytest.raises(InputError, match="hu_refinement"):
+        ModelCard(name="x", hu_refinement=[[["liver", 0, 100]]])
+
+
+def test_fast_argmax_equals_torch_argmax():
+    from medlabel.autolabel.net import from_model_grid
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn((2, 5, 32, 40), generator=g)
+    got = from_model_grid(logits, (30, 37), (30, 37))
+    want = logits[:, :, :30, :37].argmax(dim=1).numpy()
+    np.testing.assert_array_equal(got, want)
+    up = from_model_grid(logits, (32, 40), (64, 80))  # resampled to twice the size: still a valid argmax
+    ref = torch.nn.functional.interpolate(logits, size=(64, 80), mode="bilinear", align_corners=False).argmax(1)
+    np.testing.assert_array_equal(up, ref.numpy())

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import InputError, OutputExistsError, ReadError
 from ..labels import TERMS
 
@@ -83,6 +85,12 @@ class ModelCard:
         Held-in test metrics, e.g. ``{"test": {"dice": {"skeletal_muscle": 0.91, ...}, "mean_dice": ...}}``.
     created : str
         ISO time of creation.
+    hu_refinement : list, optional
+        Native-resolution refinement of the network output by HU windows: a list of groups, each a list
+        of ``[label name, low HU, high HU]``. Pixels predicted as any label of a group are given the first
+        label of the group whose (inclusive) window holds their HU, else background. With the Alberta
+        windows (Mitsiopoulos et al. 1998; Mourtzakis et al. 2008) this turns "muscle compartment"
+        into muscle (-29..150 HU) and intermuscular fat (-190..-30 HU) at the image's own resolution.
     """
 
     name: str
@@ -99,6 +107,7 @@ class ModelCard:
     training_data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     created: str = ""
+    hu_refinement: list | None = None
     format: str = CARD_FORMAT
     path: Path | None = field(default=None, repr=False, compare=False)
 
@@ -114,6 +123,12 @@ class ModelCard:
         if len(self.input_spacing_mm) != 2 or min(self.input_spacing_mm) <= 0:
             raise InputError(f"model {self.name!r}: input_spacing_mm must be 2 positive numbers (y, x); "
                              f"got {self.input_spacing_mm}")
+        names = {lab.name for lab in self.labels}
+        for group in self.hu_refinement or []:
+            for item in group:
+                if len(item) != 3 or item[0] not in names or not float(item[1]) <= float(item[2]):
+                    raise InputError(f"model {self.name!r}: hu_refinement entry {item!r} must be [label name, low HU, "
+                                     f"high HU] with a known label ({sorted(names)}) and low <= high")
         if len(self.window_hu) != 2 or self.window_hu[0] >= self.window_hu[1]:
             raise InputError(f"model {self.name!r}: window_hu must be (low, high) with low < high; got {self.window_hu}")
 
@@ -188,6 +203,39 @@ class ModelCard:
                             f"{self.sha256[:16]}...: the file was changed or belongs to another model. "
                             "Restore the original file or retrain.")
         return wp
+
+
+#: Alberta-protocol refinement (HU windows of Mitsiopoulos 1998 / Mourtzakis 2008) for the tissue labels
+ALBERTA_REFINEMENT: list = [
+    [["skeletal_muscle", -29.0, 150.0], ["intermuscular_fat", -190.0, -30.0]],
+    [["subcutaneous_fat", -190.0, -30.0]],
+    [["visceral_fat", -150.0, -50.0]],
+]
+
+
+def refine_by_hu(labelmap: np.ndarray, hu: np.ndarray, refinement: list | None, values: dict[str, int]) -> np.ndarray:
+    """Apply a card's ``hu_refinement`` to a label map (new array; same shape as ``hu``).
+
+    Parameters
+    ----------
+    labelmap : (N, Y, X) ndarray of int
+        Label values predicted by the network on the image grid.
+    hu : (N, Y, X) ndarray
+        CT values in HU, same shape.
+    refinement : list or None
+        Groups of ``[name, low, high]`` (see :class:`ModelCard`); None returns a copy.
+    values : dict name -> label value
+    """
+    out = np.array(labelmap, copy=True)
+    for group in refinement or []:
+        region = np.isin(labelmap, [values[item[0]] for item in group])
+        out[region] = 0
+        todo = region.copy()
+        for name, lo, hi in group:
+            take = todo & (hu >= float(lo)) & (hu <= float(hi))
+            out[take] = values[name]
+            todo &= ~take
+    return out
 
 
 def sha256_file(path: str | Path) -> str:

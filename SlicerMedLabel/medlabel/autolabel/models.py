@@ -115,8 +115,8 @@ class TorchUNetModel:
         """
         from .net import from_model_grid, to_model_grid, torch
 
-        arr, sp = check_slices(slices_hu, spacing_yx_mm)
-        arr = np.ascontiguousarray(to_canonical(arr, direction))
+        hu, sp = check_slices(slices_hu, spacing_yx_mm)
+        arr = np.ascontiguousarray(to_canonical(hu, direction))
         progress = progress or _noop
         net = self.network
         old_threads = torch.get_num_threads()
@@ -133,6 +133,11 @@ class TorchUNetModel:
         finally:
             torch.set_num_threads(old_threads)
         out = np.ascontiguousarray(to_canonical(out, direction))
+        if self.card.hu_refinement:
+            from .cards import refine_by_hu
+
+            out = refine_by_hu(out, hu, self.card.hu_refinement,
+                               {lab.name: lab.value for lab in self.card.labels}).astype(np.uint8)
         log.info("%s labelled %d slices of %dx%d in %.2f s", self.card.model_id, arr.shape[0], *arr.shape[1:],
                  time.perf_counter() - t0)
         return out

@@ -55,6 +55,8 @@ class TrainingSample:
         Case id (file name) for reports.
     slice_index : int
         Index of the slice in its volume (-1 if unknown).
+    source : str
+        Data source (e.g. ``"phantom"``, ``"rule-based:CRLM"``), for per-source metrics.
     """
 
     ct_hu: np.ndarray
@@ -63,6 +65,7 @@ class TrainingSample:
     patient: str
     case: str = ""
     slice_index: int = -1
+    source: str = ""
 
     def __post_init__(self) -> None:
         self.ct_hu = np.asarray(self.ct_hu, np.float32)
@@ -90,6 +93,8 @@ class TrainConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     patience: int = 8
+    class_weighting: bool = False
+    hu_refinement: list | None = None
     steps_per_epoch: int | None = None
     val_fraction: float = 0.25
     augment: bool = True
@@ -199,10 +204,10 @@ def _batch(items, idx, crop: int, gen, cfg: TrainConfig, augment: bool):
     return x, y
 
 
-def _loss(logits, y, n_classes: int):
+def _loss(logits, y, n_classes: int, weight=None):
     from .net import F
 
-    ce = F.cross_entropy(logits, y)
+    ce = F.cross_entropy(logits, y, weight=weight)
     prob = logits.softmax(dim=1)
     onehot = F.one_hot(y, n_classes).permute(0, 3, 1, 2).float()
     dims = (0, 2, 3)
@@ -210,6 +215,18 @@ def _loss(logits, y, n_classes: int):
     denom = prob.sum(dims)[1:] + onehot.sum(dims)[1:]
     dice = (2 * inter + 1.0) / (denom + 1.0)
     return ce + (1 - dice.mean())
+
+
+def _class_weights(items, n_classes: int):
+    """Cross-entropy class weights (median frequency / frequency) ** 0.5, clipped to 0.2..10 (Eigen & Fergus 2015)."""
+    from .net import torch
+
+    counts = np.zeros(n_classes)
+    for _, y in items:
+        counts += np.bincount(y.numpy().ravel(), minlength=n_classes)[:n_classes]
+    freq = np.maximum(counts, 1) / counts.sum()
+    w = np.clip(np.sqrt(np.median(freq) / freq), 0.2, 10.0)
+    return torch.tensor(w, dtype=torch.float32)
 
 
 def _validate(net, items, n_classes: int, depth: int):
@@ -246,21 +263,27 @@ def _save_state(obj, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue(), force=True)
 
 
-def evaluate_model(model, samples: Sequence[TrainingSample], *, progress: Progress | None = None) -> pd.DataFrame:
+def evaluate_model(model, samples: Sequence[TrainingSample], *, regions: Sequence[str] | None = None,
+                   progress: Progress | None = None) -> pd.DataFrame:
     """Per-slice, per-region IoU/Dice of ``model`` on labelled samples (at the samples' own resolution).
 
     Returns the :func:`~medlabel.autolabel.evaluate.labelmap_scores` rows of all samples, with
-    ``case`` = ``<case>[<slice>]`` and a ``patient`` column.
+    ``case`` = ``<case>[<slice>]``, ``patient`` and ``source`` columns. ``regions`` keeps only those
+    regions (for references that label only some tissues).
     """
     frames = []
     for i, s in enumerate(samples):
         pred = model.predict_labelmap(s.ct_hu[None], s.spacing_yx_mm)[0]
         df = labelmap_scores(pred, s.labels, model.card.label_names, case=f"{s.case}[{s.slice_index}]")
         df.insert(1, "patient", s.patient)
+        df.insert(2, "source", s.source)
         frames.append(df)
         if progress:
             progress((i + 1) / len(samples), f"evaluating {i + 1}/{len(samples)}")
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    if regions is not None:
+        out = out[out["region"].isin(list(regions))].reset_index(drop=True)
+    return out
 
 
 def summarise_scores(scores: pd.DataFrame) -> dict:
@@ -283,6 +306,7 @@ def train_model(samples: Sequence[TrainingSample], out_dir: str | Path, *, confi
                 init_from: ModelCard | TorchUNetModel | None = None,
                 validation: Sequence[TrainingSample] | None = None,
                 test: Sequence[TrainingSample] | None = None,
+                extra_eval: dict[str, tuple[Sequence[TrainingSample], Sequence[str] | None]] | None = None,
                 resume: bool = True, force: bool = False, progress: Progress | None = None) -> TrainResult:
     """Train (or fine-tune) a tissue U-Net and write weights, card, learning curve and history.
 
@@ -297,7 +321,11 @@ def train_model(samples: Sequence[TrainingSample], out_dir: str | Path, *, confi
     init_from : ModelCard or TorchUNetModel, optional
         Fine-tune: start from this model's weights; its network, spacing, window and labels are kept.
     validation, test : sequence of TrainingSample, optional
-        Explicit validation set; held-in test set scored at the end and written into the card.
+        Explicit validation set; held-in test set scored at the end and written into the card
+        (``metrics["test"]``, and ``metrics["test_by_source"]`` per :attr:`TrainingSample.source`).
+    extra_eval : dict name -> sequence of TrainingSample, optional
+        Further labelled sets ``(samples, regions or None)`` scored into ``metrics["extra"][name]`` (e.g.
+        another reference's labels on slices of a training patient; say so in the name).
     resume : bool
         Continue from ``out_dir/checkpoint.pt`` when present (settings must match).
     force : bool
@@ -350,7 +378,9 @@ def train_model(samples: Sequence[TrainingSample], out_dir: str | Path, *, confi
         parent = None
     card = ModelCard(name=cfg.name, version=cfg.version, kind="torch-unet2d", description=cfg.description,
                      labels=labels, input_spacing_mm=spacing, window_hu=window, network=net_cfg,
-                     parameters=count_parameters(net), weights_file=weights_name)
+                     parameters=count_parameters(net), weights_file=weights_name,
+                     hu_refinement=bc.hu_refinement if init_from is not None and cfg.hu_refinement is None
+                     else cfg.hu_refinement)
     n_classes = net_cfg["n_classes"]
     train_items, val_items = _prepare(train_s, card), _prepare(val_s, card)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
@@ -373,6 +403,7 @@ def train_model(samples: Sequence[TrainingSample], out_dir: str | Path, *, confi
         history, best, start_epoch = ck["history"], ck["best"], ck["epoch"]
         log.info("resuming %s from epoch %d", cfg.name, start_epoch)
 
+    ce_weight = _class_weights(train_items, n_classes) if cfg.class_weighting else None
     steps = cfg.steps_per_epoch or max(1, math.ceil(len(train_items) / cfg.batch_size))
     t0 = time.perf_counter()
     stopped_early = False
@@ -389,7 +420,7 @@ def train_model(samples: Sequence[TrainingSample], out_dir: str | Path, *, confi
             idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             x, y = _batch(train_items, idx, cfg.crop, gen, cfg, cfg.augment)
             opt.zero_grad()
-            loss = _loss(net(x), y, n_classes)
+            loss = _loss(net(x), y, n_classes, ce_weight)
             loss.backward()
             opt.step()
             losses.append(loss.item())
@@ -422,6 +453,7 @@ def train_model(samples: Sequence[TrainingSample], out_dir: str | Path, *, confi
         "train_slices": len(train_s), "validation_slices": len(val_s),
         "epochs_run": len(history), "best_epoch": best["epoch"], "stopped_early": stopped_early,
         "fine_tuned_from": parent, "seed": cfg.seed, "augment": cfg.augment, "crop": cfg.crop,
+        "class_weights": None if ce_weight is None else [round(float(w), 3) for w in ce_weight],
         "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate, "software": f"medlabel {__version__}",
         "train_seconds_this_run": round(seconds, 1),
     }
@@ -434,10 +466,15 @@ def train_model(samples: Sequence[TrainingSample], out_dir: str | Path, *, confi
     if test:
         test_scores = evaluate_model(model, test)
         card.metrics["test"] = summarise_scores(test_scores)
+        if test_scores["source"].astype(bool).any():
+            card.metrics["test_by_source"] = {src: summarise_scores(part)
+                                              for src, part in test_scores.groupby("source", sort=False)}
         card.training_data["test_patients"] = sorted({s.patient for s in test})
         atomic_write_bytes(out_dir / "test_scores.csv", test_scores.to_csv(index=False).encode(), force=True)
         plot_iou_bins(iou_bins(test_scores), out_dir / "iou_bins.png", title=f"{cfg.name}: IoU on test slices",
                       force=True)
+    for name, (extra, regions) in (extra_eval or {}).items():
+        card.metrics.setdefault("extra", {})[name] = summarise_scores(evaluate_model(model, extra, regions=regions))
     atomic_write_bytes(out_dir / "history.csv", hist.to_csv(index=False).encode(), force=True)
     plot_learning_curve(hist, out_dir / "learning_curve.png", title=cfg.name, best_epoch=best["epoch"])
     card.write(card_path, force=True)

@@ -7,17 +7,30 @@ Method (per axial slice)
 2. **Tissue classes by HU window** (presets below; the Alberta protocol of Mitsiopoulos et al.,
    J Appl Physiol 1998;85:115-122 and Mourtzakis et al., Appl Physiol Nutr Metab 2008;33:997-1006):
    muscle -29..150 HU, subcutaneous/intermuscular fat -190..-30 HU, visceral fat -150..-50 HU.
+   Pixels whose local mean over muscle-window neighbours exceeds ``dense_mean_hu`` (80 HU;
+   low-density trabecular bone, contrast-enhanced organs) count as dense, not muscle.
 3. **Muscle compartment**: soft tissue and bone more than ``skin_mm`` inside the body outline
-   (so skin is never muscle), closed by ``close_mm`` and hole-filled. Its outline is the outer
-   fascia of the abdominal muscle wall: fat outside it is subcutaneous (SAT), fat inside is
-   visceral (VAT) or intermuscular (IMAT).
+   (so skin is never muscle), without specks smaller than ``speck_mm2`` (septa in the fat), closed
+   by ``close_mm`` and hole-filled. Where the wall has gaps (umbilicus, thin linea alba), a
+   star-shaped estimate from the outermost wall pixel per direction (outliers against the running
+   median replaced) fills the inside. The outline is the outer fascia: fat outside it is
+   subcutaneous (SAT), fat inside is visceral (VAT) or intermuscular (IMAT). The outermost pixel
+   ring of the body is skin and never SAT.
 4. **Muscle wall depth**: rays are cast from the compartment centre in ``n_angles`` directions;
-   along each, the wall ends at the first large non-muscle region (visceral fat, gas, bone) going
-   inward from the fascia. Directions where an organ touches the wall (the run goes on deeper than
-   plausible) take the running median of their neighbours. Soft tissue above the wall depth is
-   skeletal muscle; fat there is IMAT.
-5. **Psoas**: soft-tissue regions inside the cavity that touch the vertebral body at its sides
-   (not in front of it, where the aorta and vena cava lie) are muscle too.
+   along each, the wall ends at the first large fat or gas region going inward from the fascia.
+   Directions toward the spine (``spine_half_width_mm`` either side) may reach ``max_wall_mm``
+   (paraspinal muscles); other directions at most ``max_front_wall_mm``. Directions where an organ
+   touches the wall (no fat behind it, or a jump against the running median) take the median of
+   their neighbours. Soft tissue above the wall depth is skeletal muscle; fat there is IMAT.
+   Away from the spine, tissue deeper than 6 mm whose local mean is more than 20 HU above the
+   median of the shallow wall muscle is taken for an organ pressed against the wall (liver, spleen
+   and enhanced organs are brighter than muscle) and left out.
+5. **Psoas**: soft tissue of the cavity within ``psoas_reach_mm`` of the vertebra, beside the
+   vertebral body (not in front of it, where the aorta and vena cava lie), is muscle too.
+
+Known limits: organs that touch a thin muscle wall over a long stretch (liver and spleen at T11-L1)
+can add a band of organ to the muscle; there is no model of the diaphragm. The labels are a
+starting point for editing.
 
 Labels are a starting point for editing; every segment carries provenance tags
 (tool = automatic, model = ``rule-based-<preset>@<version>``, time, source image id).
@@ -132,13 +145,13 @@ def _posterior_sign(direction: np.ndarray) -> int:
 
 
 def _ray_compartment(wall: np.ndarray, body: np.ndarray, spacing_yx: tuple[float, float], *, gap_mm: float,
-                     n_bins: int = 360, window_deg: float = 31.0) -> np.ndarray:
+                     n_bins: int = 360, window_deg: float = 61.0) -> np.ndarray:
     """Star-shaped estimate of the region inside the muscle wall, robust to gaps in the wall.
 
     From the body centre, the outermost wall pixel is found in each of ``n_bins`` directions; a
     direction whose radius differs by more than ``gap_mm`` from the running median of its
     neighbours (``window_deg``) looks through a gap (umbilicus, thin linea alba, fat channel) or
-    hits a stray septum, and takes the median. The region is shrunk by two pixels so that where
+    hits a stray septum, and takes the radius interpolated between its unflagged neighbours. The region is shrunk by two pixels so that where
     the wall is closed the pixel-exact outline from the morphological fill decides.
     """
     out = np.zeros_like(wall)
@@ -155,7 +168,12 @@ def _ray_compartment(wall: np.ndarray, body: np.ndarray, spacing_yx: tuple[float
     np.maximum.at(r_wall, bins[wall], radius[wall])
     size = max(3, int(round(window_deg / 360.0 * n_bins)) | 1)
     med = ndi.median_filter(r_wall, size=size, mode="wrap")
-    r_use = np.where(np.abs(r_wall - med) > gap_mm, med, r_wall)
+    flagged = np.abs(r_wall - med) > gap_mm
+    if flagged.all():
+        return out
+    # flagged directions take the radius interpolated (in angle) between their unflagged neighbours
+    idx = np.arange(n_bins)
+    r_use = np.interp(idx, idx[~flagged], r_wall[~flagged], period=n_bins)
     centres = (np.arange(n_bins) + 0.5) / n_bins * 2 * np.pi - np.pi
     r_pix = np.interp(theta, centres, r_use, period=2 * np.pi)
     return body & (radius <= r_pix - 2.0 * max(sy, sx))
@@ -172,8 +190,14 @@ class _SliceLabels:
 
 
 def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows, *, skin_mm: float,
-                 close_mm: float, n_angles: int, max_wall_mm: float, island_mm2: float,
-                 posterior: int, gap_mm: float = 10.0, spine_half_width_mm: float = 60.0, speck_mm2: float = 100.0, pocket_mm: float = 12.0, max_front_wall_mm: float = 30.0, grow_mm: float = 6.0, ray_depth: bool = False) -> _SliceLabels:
+                 close_mm: float, n_angles: int, max_wall_mm: float, island_mm2: float, posterior: int,
+                 max_front_wall_mm: float, spine_half_width_mm: float, grow_mm: float, pocket_mm: float,
+                 speck_mm2: float, gap_mm: float, dense_mean_hu: float | None = 80.0,
+                 vertebra_close_mm: float = 6.0, max_vertebra_mm2: float = 4000.0, cortical_hu: float = 250.0, grow_spine_only: bool = True,
+                 jump_factor: float = 1.5, jump_mm: float = 6.0, psoas_reach_mm: float = 45.0,
+                 psoas_front_mm: float = 20.0, organ_contrast_hu: float | None = 20.0,
+                 shallow_mm: float = 6.0) -> _SliceLabels:
+    """Labels of one axial slice (see the module docstring for the method)."""
     sy, sx = spacing_yx
     px_mm2 = sy * sx
     empty = np.zeros(hu.shape, bool)
@@ -186,9 +210,22 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     depth_body = ndi.distance_transform_edt(body, sampling=spacing_yx)
     inner = depth_body > skin_mm
     muscle_win = _in(hu, win.muscle_hu)
-    any_fat = _in(hu, win.sat_hu) | _in(hu, win.imat_hu) | _in(hu, win.vat_hu)
-    dense = body & (hu > win.muscle_hu[1])
-    soft = inner & muscle_win
+    # bright on average (low-density trabecular bone, contrast-enhanced organs) is not muscle even
+    # where single pixels fall inside the muscle window: muscle averages 20-65 HU
+    if dense_mean_hu is not None:
+        # local mean of the muscle-window pixels only (normalised convolution): cortical bone or
+        # air next to a muscle does not shift it
+        w = muscle_win.astype(np.float32)
+        sig = (2.0 / sy, 2.0 / sx)
+        num = ndi.gaussian_filter(np.where(muscle_win, hu, 0.0).astype(np.float32), sig)
+        den = ndi.gaussian_filter(w, sig)
+        local_mean = num / np.maximum(den, 1e-3)
+        bright = muscle_win & (local_mean > dense_mean_hu)
+    else:
+        bright = np.zeros_like(body)
+        local_mean = hu
+    dense = body & ((hu > win.muscle_hu[1]) | (bright & ~_in(hu, win.sat_hu)))
+    soft = inner & muscle_win & ~dense
 
     # compartment inside the muscle wall's outer fascia
     wall = soft | (dense & inner)
@@ -225,20 +262,38 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     # vertebra: the dense region (holes filled: spinal canal) nearest the posterior midline
     bone_close = _disk(max(2.0, 1.5 * max(sy, sx)), spacing_yx)
     dense_filled = ndi.binary_fill_holes(ndi.binary_closing(dense, structure=bone_close) | dense)
-    lab_d, n_d = ndi.label(dense_filled & comp)
     vertebra = np.zeros_like(body)
-    if n_d:
-        yy, xx = np.nonzero(comp)
-        cy, cx = yy.mean(), xx.mean()
-        ext = (yy.max() - yy.min()) if posterior > 0 else (yy.min() - yy.max())
-        target = (cy + 0.25 * ext, cx)
-        sizes = ndi.sum_labels(np.ones_like(hu), lab_d, index=np.arange(1, n_d + 1)) * px_mm2
-        cents = np.array(ndi.center_of_mass(np.ones_like(hu), lab_d, index=np.arange(1, n_d + 1)))
-        dist = np.hypot((cents[:, 0] - target[0]) * sy, (cents[:, 1] - target[1]) * sx)
-        score = sizes * np.exp(-dist / 40.0)
-        score[sizes < 200.0] = 0.0  # a vertebra is > 2 cm² in any adult
-        if score.max() > 0:
-            vertebra = lab_d == int(np.argmax(score)) + 1
+    yy, xx = np.nonzero(comp)
+    cy, cx = yy.mean(), xx.mean()
+    gy0, gx0 = np.mgrid[0:hu.shape[0], 0:hu.shape[1]]
+    # the spine lies on the midline in the posterior half of the compartment
+    spine_box = (np.abs(gx0 - cx) * sx <= 30.0) & ((gy0 - cy) * posterior >= 0) & comp
+    # pieces of bone merged with a closing (low-density vertebral bodies break into fragments); when
+    # the closing also swallows contrast-filled bowel or kidneys (a component far larger than any
+    # vertebra), fall back to the unmerged bone
+    for radius in (vertebra_close_mm, 0.0):
+        if radius > 0:
+            merged = ndi.binary_fill_holes(ndi.binary_closing(
+                np.pad(dense & comp, 8), structure=_disk(radius, spacing_yx)))[8:-8, 8:-8]
+        else:
+            merged = dense_filled & comp
+        lab_d, n_d = ndi.label(merged & comp)
+        if not n_d:
+            continue
+        idx = np.arange(1, n_d + 1)
+        overlap = np.asarray(ndi.sum_labels(spine_box & merged, lab_d, idx)) * px_mm2
+        sizes = np.asarray(ndi.sum_labels(np.ones_like(hu), lab_d, idx)) * px_mm2
+        overlap[sizes < 200.0] = 0.0  # a vertebra is > 2 cm² in any adult
+        if overlap.max() > 0:
+            best = int(np.argmax(overlap))
+            vertebra = lab_d == best + 1
+            if sizes[best] <= max_vertebra_mm2:
+                break
+    dense_filled = dense_filled | vertebra
+    # contrast-filled vessels may touch the vertebral body and join it; its cortical bone (brighter
+    # than contrast in the portal phase) marks where the bone really is, for the anatomy rules below
+    v_core = vertebra & (hu > cortical_hu)
+    v_core = v_core if v_core.sum() * px_mm2 >= 100.0 else vertebra
 
     # wall depth along rays from the compartment centre
     depth = ndi.distance_transform_edt(comp, sampling=spacing_yx)
@@ -247,11 +302,6 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     gy, gx = np.mgrid[0:hu.shape[0], 0:hu.shape[1]]
     theta = np.arctan2((gy - cy) * sy, (gx - cx) * sx)
     bins = np.minimum(((theta + np.pi) / (2 * np.pi) * n_angles).astype(int), n_angles - 1)
-    if ray_depth:
-        radius = np.hypot((gy - cy) * sy, (gx - cx) * sx)
-        r_max = np.zeros(n_angles)
-        np.maximum.at(r_max, bins[comp], radius[comp])
-        depth = np.where(comp, r_max[bins] - radius + 0.5 * min(sy, sx), 0.0)
     nonsoft = comp & ~soft & ~dense_filled  # fat, gas, lung: bone (ribs, processes) does not end the wall
     lab_n, n_n = ndi.label(nonsoft)
     if n_n:
@@ -267,7 +317,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     centres = (np.arange(n_angles) + 0.5) / n_angles * 2 * np.pi - np.pi
     if vertebra.any():
         # rays that pass the spine reach the paraspinal muscles, the deepest of the wall
-        vy, vx = np.nonzero(vertebra)
+        vy, vx = np.nonzero(v_core)
         vdy, vdx = (vy.mean() - cy) * sy, (vx.mean() - cx) * sx
         half_angle = np.arctan2(spine_half_width_mm, np.hypot(vdy, vdx) + 40.0)
         diff = np.angle(np.exp(1j * (centres - np.arctan2(vdy, vdx))))
@@ -275,7 +325,11 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     else:
         spine = np.sin(centres) * posterior > 0.7
     cap = np.where(spine, max_wall_mm, max_front_wall_mm)
-    t = np.where(spine & (t > cap), cap, t)  # behind the spine the wall reaches the vertebra
+    t = np.where(spine & (t > cap), cap, t)  # behind the spine the wall reaches the vertebra...
+    if vertebra.any():  # ...but not beyond it: in front of the vertebral body lie vessels and bowel
+        v_depth = np.zeros(n_angles)
+        np.maximum.at(v_depth, bins[v_core], depth[v_core])
+        t = np.where(spine & (v_depth > 0), np.minimum(t, v_depth), t)
     ok = np.isfinite(t) & (t <= cap)
     front_ok = ok & ~spine
     front_ref = float(np.median(t[front_ok])) if front_ok.any() else 0.5 * max_front_wall_mm
@@ -286,43 +340,61 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         filled = np.minimum(t, cap)
     filled = np.where(spine, filled, np.minimum(filled, front_ref))
     ref = ndi.median_filter(filled, size=max(3, n_angles // 12) | 1, mode="wrap")
-    suspicious = ~ok | (t > 1.5 * ref + 6.0)
+    suspicious = ~ok | (t > jump_factor * ref + jump_mm)
     t_final = np.where(suspicious, ref, t)
     envelope = comp & (depth < t_final[bins]) & ~vertebra
     muscle = envelope & soft
+    if organ_contrast_hu is not None and muscle.sum() > 50:
+        # organs pressed against the wall (liver, spleen) are brighter than the wall muscle: deeper
+        # than the first few mm, drop soft tissue whose local mean is far above the shallow muscle's
+        shallow = muscle & (depth <= shallow_mm) & ~spine[bins]
+        if shallow.sum() > 50:
+            ref_hu = float(np.median(local_mean[shallow]))
+            organ_like = (local_mean > ref_hu + organ_contrast_hu) & (depth > shallow_mm) & ~spine[bins]
+            muscle &= ~organ_like
+            envelope &= ~(organ_like & soft)
     if grow_mm > 0 and muscle.any():
         # soft tissue of the cavity touching the wall muscle, up to grow_mm away (concave corners)
         cand = soft & comp & ~envelope & ~dense_filled
+        if grow_spine_only:
+            cand &= spine[bins]
         steps = int(round(grow_mm / min(sy, sx)))
         grown = ndi.binary_dilation(muscle, iterations=steps, mask=cand | muscle)
         envelope |= grown
         muscle |= grown
 
-    # psoas: cavity soft tissue touching the vertebral body at its sides (not in front)
+    # psoas: cavity soft tissue beside the vertebral body (not in front of it, where the aorta and
+    # vena cava lie), within psoas_reach_mm of the vertebra
     if vertebra.any():
-        vy, vx = np.nonzero(vertebra)
-        v_cx = vx.mean()
+        vy, vx = np.nonzero(v_core)
         front = vy.min() if posterior > 0 else vy.max()  # anterior edge row of the vertebra
-        half_w = (vx.max() - vx.min() + 1) * sx / 2.0
-        near_v = ndi.binary_dilation(vertebra, structure=_disk(8.0, spacing_yx))
-        cavity_soft = soft & comp & ~envelope & ~dense_filled
-        lab_c, n_c = ndi.label(cavity_soft)
-        touching = np.unique(lab_c[near_v & cavity_soft])
-        for lbl in touching[touching > 0]:
-            region = lab_c == lbl
-            ry, rx = np.nonzero(region)
-            behind_front_mm = (ry.mean() - front) * sy * posterior  # > 0: behind the anterior edge
-            lateral_mm = abs(rx.mean() - v_cx) * sx
-            area = region.sum() * px_mm2
-            if lateral_mm > 0.5 * half_w and behind_front_mm > 5.0 and area < 6000.0:
-                muscle |= region
-                envelope |= ndi.binary_fill_holes(region)
+        body_rows = np.abs(vy - front) * sy <= 25.0       # the vertebral body: its front 25 mm
+        v_cx = vx[body_rows].mean()
+        half_w = (vx[body_rows].max() - vx[body_rows].min() + 1) * sx / 2.0
+        dist_v = ndi.distance_transform_edt(~vertebra, sampling=spacing_yx)
+        gy2, gx2 = np.mgrid[0:hu.shape[0], 0:hu.shape[1]]
+        behind_mm = (gy2 - front) * sy * posterior          # > 0: behind the anterior edge
+        lateral_mm = np.abs(gx2 - v_cx) * sx
+        zone = (soft & comp & ~envelope & ~dense_filled & (dist_v <= psoas_reach_mm)
+                & (lateral_mm > 0.6 * half_w)
+                & ((behind_mm > 0) | ((behind_mm > -psoas_front_mm) & (lateral_mm > 1.3 * half_w))))
+        zone = ndi.binary_opening(zone, structure=_disk(max(2.0, 0.75 * max(sy, sx)), spacing_yx))
+        lab_c, n_c = ndi.label(zone)
+        if n_c:
+            near_v = dist_v <= 8.0
+            idx = np.arange(1, n_c + 1)
+            touch = np.asarray(ndi.maximum(near_v, lab_c, idx)) > 0
+            area = np.asarray(ndi.sum_labels(np.ones_like(hu), lab_c, idx)) * px_mm2
+            keep = idx[touch & (area >= 150.0)]
+            region = np.isin(lab_c, keep)
+            muscle |= region
+            envelope |= ndi.binary_fill_holes(region)
 
     imat = envelope & _in(hu, win.imat_hu) & ~muscle
-    sat = body & ~comp & _in(hu, win.sat_hu)
+    # the outermost pixel ring of the body is skin (partial volume with air), never SAT
+    sat = body & ~comp & _in(hu, win.sat_hu) & (depth_body > max(sy, sx) + 1e-6)
     vat = comp & ~envelope & ~dense_filled & _in(hu, win.vat_hu)
     bone = dense_filled & (vertebra | envelope)
-    del any_fat
     return _SliceLabels(body, muscle, imat, vat, sat, bone)
 
 
@@ -336,8 +408,8 @@ def label_tissues(
     n_angles: int = 180,
     max_wall_mm: float = 80.0,
     island_mm2: float = 150.0,
-    max_front_wall_mm: float = 30.0,
-    spine_half_width_mm: float = 60.0,
+    max_front_wall_mm: float = 25.0,
+    spine_half_width_mm: float = 75.0,
     grow_mm: float = 6.0,
     pocket_mm: float = 0.0,
     speck_mm2: float = 100.0,

@@ -20,6 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models-dir", type=Path, action="append", default=None,
                    help="folder of user-trained models (repeatable; default $MEDLABEL_MODELS or ~/.medlabel/models)")
     p.add_argument("--slices", help="N, START:STOP (stop exclusive) or N,M,K; default all slices")
+    p.add_argument("--reference", type=Path,
+                   help="reference segmentation (.seg.nrrd) to score the proposal against (IoU/Dice per region, "
+                        "on the labelled slices)")
+    p.add_argument("--scores", type=Path, help="with --reference: write the scores and IoU bins (.csv or .xlsx)")
+    p.add_argument("--bins-png", type=Path, help="with --reference: bar chart of the IoU bins")
     p.add_argument("--list", action="store_true", help="list the registered models and their cards, then exit")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -57,8 +62,37 @@ def run(args: argparse.Namespace) -> int:
     io.write_seg_nrrd(labels, args.output, force=args.force)
     for seg in labels:
         print(f"{seg.name}: {seg.voxel_count} voxels")
+    if args.reference:
+        _score(labels, model.card.labels, args)
     print(f"wrote {args.output} (status=proposed, model {model.card.model_id})")
     return 0
 
 
+def _score(labels, card_labels, args: argparse.Namespace) -> None:
+    """Per-slice, per-region IoU/Dice of the proposal against ``--reference``; bins table and chart."""
+    import pandas as pd
+
+    from .. import io
+    from ..autolabel import iou_bins, labelset_scores, plot_iou_bins
+    from ..autolabel.dataset import match_segments
+
+    ref = io.read_segmentation(args.reference)
+    found = match_segments(ref, card_labels)
+    if not found:
+        raise InputError(f"--reference {args.reference}: none of the segments {labels.names} found "
+                         f"(reference has {ref.names})")
+    renamed = ref.copy()
+    for ours, theirs in found.items():
+        if ours != theirs:
+            renamed[theirs].name = ours
+    frames = [labelset_scores(labels, renamed, names=list(found), case=f"slice {k}", slices=[k])
+              for k in labels.meta["slices"]]
+    scores = pd.concat(frames, ignore_index=True)
+    table = iou_bins(scores)
+    print(table.round(3).to_string())
+    if args.scores:
+        io.write_table(pd.concat([scores, table.reset_index(names="region").assign(case="IoU bins")]),
+                       args.scores, force=args.force)
+    if args.bins_png:
+        plot_iou_bins(table, args.bins_png, force=args.force)
 

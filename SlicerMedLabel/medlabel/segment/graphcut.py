@@ -2,11 +2,12 @@
 
 Energy (Boykov & Jolly, ICCV 2001; Boykov & Kolmogorov, IEEE TPAMI 26(9):1124-1137, 2004)::
 
-    E(L) = sum_p D_p(L_p) + sum_{p~q} w_pq [L_p != L_q]
+    E(L) = sum_p D_p(L_p) + smoothness * sum_{p~q} g_pq exp(-beta (I_p - I_q)^2) [L_p != L_q]
 
-over the 6-neighbourhood (4 in a single slice). Only *free* voxels become graph nodes; voxels with
-a fixed label (hard seeds, outside the box, outside a narrow band) enter through the terminal links
-of their free neighbours, so the cut is exact for the fixed labels while the graph stays small.
+Neighbourhood: 8 in a single slice (axis and diagonal edges), 6 in a volume. Only *free* voxels
+become graph nodes; voxels with a fixed label (hard seeds, outside the box, outside a narrow band)
+enter through the terminal links of their free neighbours, so the cut is exact for the fixed labels
+while the graph (and the work to build it) grows with the free voxels only.
 """
 
 from __future__ import annotations
@@ -17,55 +18,91 @@ import numpy as np
 
 from ..errors import require
 
+Offset = tuple[int, int, int]
 
-def boundary_weights(intensity: np.ndarray, spacing_mm: Sequence[float], *, beta: float | None = None
-                     ) -> tuple[list[np.ndarray], float]:
-    """Contrast-sensitive n-link weights per axis, scaled for anisotropic voxels.
 
-    ``w = exp(-beta (I_p - I_q)^2) * A_axis / A_ref`` where ``A_axis`` is the area (mm²) of the
-    voxel face shared by the two neighbours (the product of the other two spacings; in a single
-    slice the length of the shared edge) and ``A_ref`` the same measure of an isotropic voxel of the
-    same volume, so the summed weights approximate the cut surface area (Boykov & Kolmogorov,
-    "Computing geodesics and minimal surfaces via graph cuts", ICCV 2003) and isotropic grids get
-    weight 1 at zero contrast. ``beta = 1 / (2 <(I_p - I_q)^2>)`` (Rother, Kolmogorov & Blake,
-    "GrabCut", ACM TOG 23(3):309-314, 2004) unless given.
+def neighbourhood(shape: Sequence[int], spacing_mm: Sequence[float]) -> list[tuple[Offset, float]]:
+    """Edge offsets (one per direction) and their geometric weights ``g`` (before the contrast factor).
+
+    One slice (an axis of length 1): 8-neighbourhood with Cauchy-Crofton weights
+    ``g_k = dy dx dphi_k / (2 |e_k|)`` (Boykov & Kolmogorov, "Computing geodesics and minimal
+    surfaces via graph cuts", ICCV 2003), so the cut length approximates the Euclidean contour
+    length in mm even with anisotropic pixels. Volume: 6-neighbourhood with face-area weights
+    (mm², the product of the other two spacings), which sum to the cut surface area. Both are
+    divided by the axis weight of an isotropic voxel of the same size (isotropic grid: axis weight 1).
 
     Parameters
     ----------
-    intensity : (Z, Y, X) ndarray of float
+    shape : (3,) z, y, x
     spacing_mm : (3,) z, y, x in mm
 
     Returns
     -------
-    weights : list of 3 ndarrays
-        ``weights[a]`` has the shape of ``intensity`` with axis ``a`` one shorter: the weight
-        between voxel ``p`` and ``p + e_a``. An axis of length 1 gives an empty array.
-    beta : float
+    list of ((dz, dy, dx), float)
     """
-    img = np.asarray(intensity, np.float32)
     sp = np.asarray(spacing_mm, float)
-    active = [a for a in range(3) if img.shape[a] > 1]
-    diffs = [np.diff(img, axis=a) for a in range(3)]
-    if beta is None:
-        tot = sum(float(np.square(diffs[a], dtype=np.float64).sum()) for a in active)
-        cnt = sum(diffs[a].size for a in active)
-        mean_sq = tot / cnt if cnt else 0.0
-        beta = 0.5 / mean_sq if mean_sq > 0 else 0.0
-    measure = float(np.prod(sp[active])) if active else 1.0
-    ref = measure ** ((len(active) - 1) / len(active)) if active else 1.0
-    weights = []
+    active = [a for a in range(3) if shape[a] > 1]
+    if len(active) == 0:
+        return []
+    if len(active) == 1:
+        off = [0, 0, 0]
+        off[active[0]] = 1
+        return [(tuple(off), 1.0)]
+    if len(active) == 2:
+        a, b = active
+        dirs = [(1, 0), (1, 1), (0, 1), (1, -1)]
+        vecs = [np.array([i * sp[a], j * sp[b]]) for i, j in dirs]
+        angles = np.array([np.arctan2(v[1], v[0]) % np.pi for v in vecs])
+        order = np.argsort(angles)
+        sa = angles[order]
+        dphi = np.empty(4)
+        for n, o in enumerate(order):  # half the angular gap to each neighbouring direction
+            dphi[o] = 0.5 * (((sa[n] - sa[n - 1]) % np.pi) + ((sa[(n + 1) % 4] - sa[n]) % np.pi))
+        ref = np.sqrt(sp[a] * sp[b]) * (np.pi / 4) / 2.0
+        out = []
+        for k, (i, j) in enumerate(dirs):
+            off = [0, 0, 0]
+            off[a], off[b] = i, j
+            out.append((tuple(off), float(sp[a] * sp[b] * dphi[k] / (2.0 * np.linalg.norm(vecs[k])) / ref)))
+        return out
+    ref = float(np.prod(sp)) ** (2.0 / 3.0)
+    out = []
     for a in range(3):
-        if a not in active:
-            weights.append(np.zeros(diffs[a].shape, np.float32))
+        off = [0, 0, 0]
+        off[a] = 1
+        out.append((tuple(off), float(np.prod([sp[b] for b in range(3) if b != a])) / ref))
+    return out
+
+
+def contrast_beta(intensity: np.ndarray, *, max_pairs: int = 1_000_000, seed: int = 0) -> float:
+    """``beta = 1 / (2 <(I_p - I_q)^2>)`` over axis-neighbour pairs (Rother, Kolmogorov & Blake,
+    "GrabCut", ACM TOG 23(3):309-314, 2004); at most ``max_pairs`` random pairs per axis
+    (``numpy.random.default_rng(seed)``). 0 for a constant image."""
+    img = np.asarray(intensity, np.float32)
+    flat = img.ravel()
+    rng = np.random.default_rng(seed)
+    tot, cnt = 0.0, 0
+    for a in range(3):
+        if img.shape[a] < 2:
             continue
-        face = float(np.prod([sp[b] for b in active if b != a])) if len(active) > 1 else 1.0
-        w = np.exp(-np.float32(beta) * np.square(diffs[a])) * np.float32(face / ref)
-        weights.append(w.astype(np.float32, copy=False))
-    return weights, float(beta)
+        n = flat.size
+        stride = int(np.prod(img.shape[a + 1:]))
+        if n > max_pairs:
+            p = rng.integers(0, n, max_pairs)
+            coord = (p // stride) % img.shape[a]
+            p = p[coord < img.shape[a] - 1]
+            d = flat[p + stride] - flat[p]
+        else:
+            d = np.diff(img, axis=a).ravel()
+        tot += float(np.square(d, dtype=np.float64).sum())
+        cnt += d.size
+    mean_sq = tot / cnt if cnt else 0.0
+    return 0.5 / mean_sq if mean_sq > 0 else 0.0
 
 
 def solve_cut(free: np.ndarray, fixed_fg: np.ndarray, cost_fg: np.ndarray, cost_bg: np.ndarray,
-              weights: Sequence[np.ndarray], *, smoothness: float) -> np.ndarray:
+              intensity: np.ndarray, spacing_mm: Sequence[float], *, beta: float, smoothness: float,
+              free_index: np.ndarray | None = None, star_center: Sequence[float] | None = None) -> np.ndarray:
     """Minimise the energy over the free voxels; return the (Z, Y, X) foreground mask.
 
     Parameters
@@ -76,9 +113,20 @@ def solve_cut(free: np.ndarray, fixed_fg: np.ndarray, cost_fg: np.ndarray, cost_
         Label of the non-free voxels (True = foreground); ignored where ``free``.
     cost_fg, cost_bg : (m,) ndarray of float
         Data cost of labelling each free voxel (in ``free``'s C order) foreground / background.
-    weights : 3 ndarrays from :func:`boundary_weights`
+    intensity : (Z, Y, X) ndarray of float
+        Values whose differences make the contrast term.
+    spacing_mm : (3,) z, y, x in mm
+    beta : float
+        Contrast sensitivity (:func:`contrast_beta`).
     smoothness : float
         Multiplier of the n-link weights (the GrabCut gamma).
+    free_index : (m,) ndarray of int, optional
+        ``np.flatnonzero(free)`` when the caller has it already.
+    star_center : (3,) z, y, x voxel index, optional
+        Star-shape prior (Veksler, "Star shape prior for graph-cut image segmentation", ECCV 2008):
+        a voxel can be foreground only if its neighbour one step towards the centre is too
+        (infinite edges), so the result is star-shaped around the centre and has no holes or
+        notches open to the outside. The steps follow the digital line to the centre.
 
     Returns
     -------
@@ -87,42 +135,79 @@ def solve_cut(free: np.ndarray, fixed_fg: np.ndarray, cost_fg: np.ndarray, cost_
     """
     maxflow = require("maxflow", "pip install PyMaxflow")
     free = np.asarray(free, bool)
+    shape = free.shape
     out = np.asarray(fixed_fg, bool) & ~free
-    m = int(free.sum())
+    flat = np.flatnonzero(free) if free_index is None else free_index
+    m = int(flat.size)
     if m == 0:
         return out
-    idx = np.full(free.shape, -1, np.int64)
-    idx[free] = np.arange(m)
+    free_f, out_f = free.ravel(), out.ravel()
+    inten = np.asarray(intensity, np.float32).ravel()
+    idx = np.full(free.size, -1, np.int64)
+    idx[flat] = np.arange(m)
+    coords = np.unravel_index(flat, shape)
+    strides = [int(np.prod(shape[a + 1:])) for a in range(3)]
     src = np.asarray(cost_bg, np.float64).copy()   # paid when the node ends on the sink (background) side
     snk = np.asarray(cost_fg, np.float64).copy()   # paid when it ends on the source (foreground) side
     lo = np.minimum(src, snk)
     src -= lo
     snk -= lo
-    g = maxflow.Graph[float](m, 3 * m)
+    nb = neighbourhood(shape, spacing_mm)
+    g = maxflow.Graph[float](m, len(nb) * m)
     g.add_nodes(m)
-    for a in range(3):
-        if free.shape[a] < 2:
-            continue
-        p = [slice(None)] * 3
-        q = [slice(None)] * 3
-        p[a], q[a] = slice(0, -1), slice(1, None)
-        ip, iq = idx[tuple(p)], idx[tuple(q)]
-        w = np.asarray(weights[a], np.float64) * float(smoothness)
-        fp, fq = ip >= 0, iq >= 0
-        both = fp & fq
-        if both.any():
-            ww = w[both]
-            g.add_edges(ip[both], iq[both], ww, ww)
-        for own, other_fixed, other_fg in ((fp & ~fq, ip, out[tuple(q)]), (fq & ~fp, iq, out[tuple(p)])):
-            if not own.any():
-                continue
-            nodes, ww, nb_fg = other_fixed[own], w[own], other_fg[own]
-            # a fixed-foreground neighbour costs w when this node is background, and vice versa
-            src += np.bincount(nodes[nb_fg], ww[nb_fg], minlength=m)
-            snk += np.bincount(nodes[~nb_fg], ww[~nb_fg], minlength=m)
+    ip_all = flat
+    for off, geo in nb:
+        for sign in (1, -1):
+            o = [sign * d for d in off]
+            ok = np.ones(m, bool)
+            for a in range(3):
+                if o[a] > 0:
+                    ok &= coords[a] < shape[a] - o[a]
+                elif o[a] < 0:
+                    ok &= coords[a] >= -o[a]
+            p = ip_all[ok]
+            q = p + sum(o[a] * strides[a] for a in range(3))
+            d = inten[q] - inten[p]
+            w = (geo * float(smoothness)) * np.exp(-float(beta) * d.astype(np.float64) ** 2)
+            qf = free_f[q]
+            pn = idx[p]
+            if sign == 1 and qf.any():
+                g.add_edges(pn[qf], idx[q[qf]], w[qf], w[qf])
+            fixed = ~qf
+            if fixed.any():
+                nodes, ww, nb_fg = pn[fixed], w[fixed], out_f[q[fixed]]
+                # a fixed-foreground neighbour costs w when this node is background, and vice versa
+                src += np.bincount(nodes[nb_fg], ww[nb_fg], minlength=m)
+                snk += np.bincount(nodes[~nb_fg], ww[~nb_fg], minlength=m)
+    if star_center is not None:
+        _add_star_edges(g, flat, coords, shape, strides, idx, free_f, out_f, src, snk, star_center)
     nodes = np.arange(m)
     g.add_grid_tedges(nodes, src, snk)
     g.maxflow()
     sink_side = g.get_grid_segments(nodes)
-    out[free] = ~sink_side
+    out_f = out.ravel()
+    out_f[flat] = ~sink_side
     return out
+
+
+_INF = 1e12
+
+
+def _add_star_edges(g, flat, coords, shape, strides, idx, free_f, fixed_fg_f, src, snk, center) -> None:
+    """Infinite edges p -> q (q = next voxel from p towards ``center``): p foreground implies q foreground."""
+    c = np.asarray(center, float)
+    d = np.stack([c[a] - coords[a] for a in range(3)], axis=1)          # (m, 3) towards the centre
+    span = np.abs(d).max(axis=1)
+    moving = span >= 0.5
+    step = np.zeros_like(d, dtype=np.int64)
+    step[moving] = np.rint(d[moving] / span[moving, None]).astype(np.int64)
+    p_nodes = np.nonzero(moving)[0]
+    q = flat[p_nodes] + step[p_nodes] @ np.asarray(strides, np.int64)
+    q_free = free_f[q]
+    if q_free.any():
+        a, b = p_nodes[q_free], idx[q[q_free]]
+        g.add_edges(a, b, np.full(a.size, _INF), np.zeros(a.size))
+    fixed_bg = ~q_free & ~fixed_fg_f[q]
+    snk[p_nodes[fixed_bg]] += _INF                      # towards a fixed background voxel: p cannot be foreground
+    # a fixed-foreground voxel whose inward neighbour is free forces that neighbour to foreground
+    return None

@@ -1,0 +1,73 @@
+"""Rubber-band rectangle for Segment Editor effects: drag with the left button in a slice view.
+
+Used by the GrabCut and Back projection effects. It only draws the rectangle and reports its two
+corners as IJK points of the source volume; the logic (``segment_effect_logic``) makes the box.
+"""
+
+import vtk
+
+
+class EffectRectangle:
+    """Track one drag per effect; call :meth:`process` from ``processInteractionEvents``."""
+
+    def __init__(self, scriptedEffect, onDone):
+        self.scriptedEffect = scriptedEffect
+        self.onDone = onDone            # onDone(ijkStart, ijkEnd, viewWidget)
+        self.actors = {}
+        self.start = None
+
+    def process(self, callerInteractor, eventId, viewWidget, sourceImageData):
+        """Return True when the event was used (the view should not pan/zoom)."""
+        if viewWidget.className() != "qMRMLSliceWidget" or sourceImageData is None:
+            return False
+        xy = callerInteractor.GetEventPosition()
+        if eventId == vtk.vtkCommand.LeftButtonPressEvent:
+            self.start = (xy, viewWidget)
+            self._draw(viewWidget, xy, xy)
+            return True
+        if self.start is None or self.start[1] is not viewWidget:
+            return False
+        if eventId == vtk.vtkCommand.MouseMoveEvent:
+            self._draw(viewWidget, self.start[0], xy)
+            return True
+        if eventId == vtk.vtkCommand.LeftButtonReleaseEvent:
+            start = self.start[0]
+            self.start = None
+            ijkA = self.scriptedEffect.xyToIjk(start, viewWidget, sourceImageData)
+            ijkB = self.scriptedEffect.xyToIjk(xy, viewWidget, sourceImageData)
+            self.onDone(ijkA, ijkB, viewWidget)
+            return True
+        return False
+
+    def _draw(self, viewWidget, a, b):
+        if viewWidget not in self.actors:
+            points = vtk.vtkPoints()
+            points.SetNumberOfPoints(5)
+            lines = vtk.vtkCellArray()
+            lines.InsertNextCell(5)
+            for i in range(5):
+                lines.InsertCellPoint(i)
+            poly = vtk.vtkPolyData()
+            poly.SetPoints(points)
+            poly.SetLines(lines)
+            mapper = vtk.vtkPolyDataMapper2D()
+            mapper.SetInputData(poly)
+            actor = vtk.vtkActor2D()
+            actor.SetMapper(mapper)
+            actor.GetProperty().SetColor(1.0, 0.85, 0.1)
+            actor.GetProperty().SetLineWidth(2)
+            self.scriptedEffect.addActor2D(viewWidget, actor)
+            self.actors[viewWidget] = (actor, poly)
+        actor, poly = self.actors[viewWidget]
+        corners = [(a[0], a[1]), (b[0], a[1]), (b[0], b[1]), (a[0], b[1]), (a[0], a[1])]
+        for i, (x, y) in enumerate(corners):
+            poly.GetPoints().SetPoint(i, x, y, 0.0)
+        poly.GetPoints().Modified()
+        actor.VisibilityOn()
+        self.scriptedEffect.scheduleRender(viewWidget)
+
+    def clear(self):
+        for viewWidget, (actor, _) in self.actors.items():
+            self.scriptedEffect.removeActor2D(viewWidget, actor)
+        self.actors = {}
+        self.start = None
