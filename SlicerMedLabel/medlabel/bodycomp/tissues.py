@@ -179,6 +179,42 @@ def _ray_compartment(wall: np.ndarray, body: np.ndarray, spacing_yx: tuple[float
     return body & (radius <= r_pix - 2.0 * max(sy, sx))
 
 
+def _rib_line(ribs: np.ndarray, depth: np.ndarray, bins: np.ndarray, n_angles: int, *, px_mm2: float,
+              wall_mm: float, min_ribs: int, max_gap_deg: float) -> np.ndarray | None:
+    """Depth (mm below the outer fascia) of the inner surface of the rib cage per ray direction.
+
+    ``ribs`` are the bone pixels of the wall away from the spine. When the slice cuts at least
+    ``min_ribs`` separate ribs (it passes through the rib cage), the depth of each rib's inner
+    surface is interpolated (in angle) between neighbouring ribs up to ``max_gap_deg`` apart; the
+    intercostal muscles lie between the ribs at that depth, the costal diaphragm and the organs
+    inside it. Directions farther than ``max_gap_deg / 2`` from a rib get no limit (``inf``).
+    Returns None when the slice cuts fewer ribs (below the rib cage, e.g. at L3).
+    """
+    ribs = ribs & (depth <= wall_mm)
+    lab, n = ndi.label(ribs)
+    if n < min_ribs:
+        return None
+    idx = np.arange(1, n + 1)
+    area = np.asarray(ndi.sum_labels(ribs, lab, idx)) * px_mm2
+    keep = idx[(area >= 2.0 * px_mm2) & (area <= 800.0)]
+    if len(keep) < min_ribs:
+        return None
+    ribs = np.isin(lab, keep)
+    r = np.full(n_angles, -np.inf)
+    np.maximum.at(r, bins[ribs], depth[ribs])
+    has = np.isfinite(r)
+    step = 360.0 / n_angles
+    a = np.arange(n_angles)
+    hit = a[has]
+    # angular distance to the nearest rib direction on either side (periodic)
+    fwd = (hit[np.searchsorted(hit, a) % len(hit)] - a) % n_angles
+    back = (a - hit[(np.searchsorted(hit, a, side="right") - 1) % len(hit)]) % n_angles
+    limit = np.interp(a, hit, r[has], period=n_angles)
+    ok = (fwd + back) * step <= max_gap_deg
+    ok |= np.minimum(fwd, back) * step <= max_gap_deg / 2.0
+    return np.where(ok, limit, np.inf)
+
+
 @dataclass
 class _SliceLabels:
     body: np.ndarray
@@ -196,7 +232,8 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
                  vertebra_close_mm: float = 6.0, max_vertebra_mm2: float = 4000.0, cortical_hu: float = 250.0, grow_spine_only: bool = True,
                  jump_factor: float = 1.5, jump_mm: float = 6.0, psoas_reach_mm: float = 45.0,
                  psoas_front_mm: float = 20.0, organ_contrast_hu: float | None = 20.0,
-                 shallow_mm: float = 6.0) -> _SliceLabels:
+                 shallow_mm: float = 6.0, rib_rule: bool = True, min_ribs: int = 3,
+                 rib_gap_deg: float = 50.0, rib_back_sin: float = 0.5) -> _SliceLabels:
     """Labels of one axial slice (see the module docstring for the method)."""
     sy, sx = spacing_yx
     px_mm2 = sy * sx
@@ -343,6 +380,15 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     suspicious = ~ok | (t > jump_factor * ref + jump_mm)
     t_final = np.where(suspicious, ref, t)
     envelope = comp & (depth < t_final[bins]) & ~vertebra
+    if rib_rule:
+        rib_limit = _rib_line(dense_filled & ~vertebra & comp & ~spine[bins], depth, bins, n_angles,
+                              px_mm2=px_mm2, wall_mm=max_front_wall_mm, min_ribs=min_ribs,
+                              max_gap_deg=rib_gap_deg)
+        if rib_limit is not None:
+            # inside the rib cage lie the diaphragm and the liver/spleen, not the wall muscles
+            # (front and flanks only: behind the flanks the back muscles lie over the ribs)
+            rib_limit = np.where(np.sin(centres) * posterior > rib_back_sin, np.inf, rib_limit)
+            envelope &= ~(depth > rib_limit[bins])
     muscle = envelope & soft
     if organ_contrast_hu is not None and muscle.sum() > 50:
         # organs pressed against the wall (liver, spleen) are brighter than the wall muscle: deeper
