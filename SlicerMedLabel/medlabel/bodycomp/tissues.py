@@ -225,6 +225,9 @@ class _SliceLabels:
     bone: np.ndarray
 
 
+_DBG: dict = {}
+
+
 def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows, *, skin_mm: float,
                  close_mm: float, n_angles: int, max_wall_mm: float, island_mm2: float, posterior: int,
                  max_front_wall_mm: float, spine_half_width_mm: float, grow_mm: float, pocket_mm: float,
@@ -233,7 +236,8 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
                  jump_factor: float = 1.5, jump_mm: float = 6.0, psoas_reach_mm: float = 45.0,
                  psoas_front_mm: float = 20.0, organ_contrast_hu: float | None = 20.0,
                  shallow_mm: float = 6.0, rib_rule: bool = True, min_ribs: int = 3,
-                 rib_gap_deg: float = 50.0, rib_back_sin: float = 0.5) -> _SliceLabels:
+                 rib_gap_deg: float = 50.0, rib_back_sin: float = 0.5,
+                 psoas_plane_hu: float | None = 0.0) -> _SliceLabels:
     """Labels of one axial slice (see the module docstring for the method)."""
     sy, sx = spacing_yx
     px_mm2 = sy * sx
@@ -390,6 +394,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
             rib_limit = np.where(np.sin(centres) * posterior > rib_back_sin, np.inf, rib_limit)
             envelope &= ~(depth > rib_limit[bins])
     muscle = envelope & soft
+    _DBG["wall"] = muscle.copy()
     if organ_contrast_hu is not None and muscle.sum() > 50:
         # organs pressed against the wall (liver, spleen) are brighter than the wall muscle: deeper
         # than the first few mm, drop soft tissue whose local mean is far above the shallow muscle's
@@ -407,6 +412,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         steps = int(round(grow_mm / min(sy, sx)))
         grown = ndi.binary_dilation(muscle, iterations=steps, mask=cand | muscle)
         envelope |= grown
+        _DBG["grown"] = grown & ~_DBG["wall"]
         muscle |= grown
 
     # psoas: cavity soft tissue beside the vertebral body (not in front of it, where the aorta and
@@ -425,6 +431,11 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
                 & (lateral_mm > 0.6 * half_w)
                 & ((behind_mm > 0) | ((behind_mm > -psoas_front_mm) & (lateral_mm > 1.3 * half_w))))
         zone = ndi.binary_opening(zone, structure=_disk(max(2.0, 0.75 * max(sy, sx)), spacing_yx))
+        if psoas_plane_hu is not None:
+            # thin fat planes (a pixel or less, partial volume) separate the psoas from the crura,
+            # kidney and quadratus lumborum: smoothed over ~1.5 mm they stay below muscle HU
+            smooth = ndi.gaussian_filter(np.clip(hu, -200.0, 200.0), (max(0.6, 1.5 / sy), max(0.6, 1.5 / sx)))
+            zone &= smooth > psoas_plane_hu
         lab_c, n_c = ndi.label(zone)
         if n_c:
             near_v = dist_v <= 8.0
@@ -434,6 +445,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
             keep = idx[touch & (area >= 150.0)]
             region = np.isin(lab_c, keep)
             muscle |= region
+            _DBG["psoas"] = region
             envelope |= ndi.binary_fill_holes(region)
 
     imat = envelope & _in(hu, win.imat_hu) & ~muscle
