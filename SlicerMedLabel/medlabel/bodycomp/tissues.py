@@ -237,7 +237,8 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
                  psoas_front_mm: float = 20.0, organ_contrast_hu: float | None = 20.0,
                  shallow_mm: float = 6.0, rib_rule: bool = True, min_ribs: int = 3,
                  rib_gap_deg: float = 50.0, rib_back_sin: float = 0.5,
-                 psoas_plane_hu: float | None = 0.0) -> _SliceLabels:
+                 psoas_plane_hu: float | None = 0.0, crus_mm: float = 15.0,
+                 canal_close_mm: float = 15.0) -> _SliceLabels:
     """Labels of one axial slice (see the module docstring for the method)."""
     sy, sx = spacing_yx
     px_mm2 = sy * sx
@@ -335,6 +336,28 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     # than contrast in the portal phase) marks where the bone really is, for the anatomy rules below
     v_core = vertebra & (hu > cortical_hu)
     v_core = v_core if v_core.sum() * px_mm2 >= 100.0 else vertebra
+    if vertebra.any() and canal_close_mm > 0:
+        # the spinal canal: soft tissue flanked left and right by the vertebra (pedicles, laminae)
+        # within canal_close_mm and touching the back of the vertebral body; where the arch is open
+        # behind (between the laminae, or thin laminae lost to partial volume) it is not enclosed.
+        # A left-right closing adds nothing beside the vertebral body, where the psoas and crura
+        # lie; the muscles in the laminar grooves do not touch the vertebral body
+        half = int(round(canal_close_mm / sx))
+        pad = half + 2
+        closed_v = ndi.binary_closing(np.pad(vertebra, pad), structure=np.ones((1, 2 * half + 1), bool))
+        closed_v = ndi.binary_fill_holes(closed_v)[pad:-pad, pad:-pad]
+        cand_c = closed_v & ~vertebra & comp & ~(hu > win.muscle_hu[1])
+        cy_rows = np.nonzero(v_core.any(axis=1))[0]
+        front_row = cy_rows.min() if posterior > 0 else cy_rows.max()
+        rows = np.arange(hu.shape[0])[:, None]
+        v_body = v_core & (np.abs(rows - front_row) * sy <= 40.0)  # body (AP 30-35 mm) and pedicle roots
+        lab_c, n_c = ndi.label(cand_c)
+        if n_c:
+            touch = np.unique(lab_c[ndi.binary_dilation(v_body) & cand_c])
+            canal = np.isin(lab_c, touch[touch > 0])
+            vertebra = vertebra | canal
+            dense_filled = dense_filled | canal
+            _DBG["canal"] = canal
 
     # wall depth along rays from the compartment centre
     depth = ndi.distance_transform_edt(comp, sampling=spacing_yx)
@@ -393,6 +416,22 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
             # (front and flanks only: behind the flanks the back muscles lie over the ribs)
             rib_limit = np.where(np.sin(centres) * posterior > rib_back_sin, np.inf, rib_limit)
             envelope &= ~(depth > rib_limit[bins])
+    beside_body = np.zeros_like(body)
+    if vertebra.any():
+        vy, vx = np.nonzero(v_core)
+        front = vy.min() if posterior > 0 else vy.max()  # anterior edge row of the vertebra
+        body_rows = np.abs(vy - front) * sy <= 25.0       # the vertebral body: its front 25 mm
+        v_cx = vx[body_rows].mean()
+        half_w = (vx[body_rows].max() - vx[body_rows].min() + 1) * sx / 2.0
+        dist_v = ndi.distance_transform_edt(~vertebra, sampling=spacing_yx)
+        behind_mm = (gy - front) * sy * posterior          # > 0: behind the anterior edge
+        lateral_mm = np.abs(gx - v_cx) * sx
+        if crus_mm > 0:
+            # beside the vertebral body (in front of its posterior edge) lie the diaphragmatic crura
+            # and the psoas, not the back muscles: the wall rays stop there; the psoas rule below
+            # takes the psoas where a fat plane separates it from the crura
+            beside_body = (dist_v <= crus_mm) & (behind_mm <= 25.0) & (lateral_mm > 0.6 * half_w)
+            envelope &= ~beside_body
     muscle = envelope & soft
     _DBG["wall"] = muscle.copy()
     if organ_contrast_hu is not None and muscle.sum() > 50:
@@ -406,7 +445,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
             envelope &= ~(organ_like & soft)
     if grow_mm > 0 and muscle.any():
         # soft tissue of the cavity touching the wall muscle, up to grow_mm away (concave corners)
-        cand = soft & comp & ~envelope & ~dense_filled
+        cand = soft & comp & ~envelope & ~dense_filled & ~beside_body
         if grow_spine_only:
             cand &= spine[bins]
         steps = int(round(grow_mm / min(sy, sx)))
@@ -418,15 +457,6 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     # psoas: cavity soft tissue beside the vertebral body (not in front of it, where the aorta and
     # vena cava lie), within psoas_reach_mm of the vertebra
     if vertebra.any():
-        vy, vx = np.nonzero(v_core)
-        front = vy.min() if posterior > 0 else vy.max()  # anterior edge row of the vertebra
-        body_rows = np.abs(vy - front) * sy <= 25.0       # the vertebral body: its front 25 mm
-        v_cx = vx[body_rows].mean()
-        half_w = (vx[body_rows].max() - vx[body_rows].min() + 1) * sx / 2.0
-        dist_v = ndi.distance_transform_edt(~vertebra, sampling=spacing_yx)
-        gy2, gx2 = np.mgrid[0:hu.shape[0], 0:hu.shape[1]]
-        behind_mm = (gy2 - front) * sy * posterior          # > 0: behind the anterior edge
-        lateral_mm = np.abs(gx2 - v_cx) * sx
         zone = (soft & comp & ~envelope & ~dense_filled & (dist_v <= psoas_reach_mm)
                 & (lateral_mm > 0.6 * half_w)
                 & ((behind_mm > 0) | ((behind_mm > -psoas_front_mm) & (lateral_mm > 1.3 * half_w))))
