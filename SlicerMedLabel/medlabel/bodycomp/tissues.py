@@ -465,8 +465,10 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
             # thin fat planes (a pixel or less, partial volume) separate the psoas from the crura,
             # kidney and quadratus lumborum: smoothed over ~1.5 mm they stay below muscle HU
             smooth = ndi.gaussian_filter(np.clip(hu, -200.0, 200.0), (max(0.6, 1.5 / sy), max(0.6, 1.5 / sx)))
-            zone &= smooth > psoas_plane_hu
-        lab_c, n_c = ndi.label(zone)
+            core = zone & (smooth > psoas_plane_hu)
+        else:
+            core = zone
+        lab_c, n_c = ndi.label(core)
         if n_c:
             near_v = dist_v <= 8.0
             idx = np.arange(1, n_c + 1)
@@ -474,6 +476,10 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
             area = np.asarray(ndi.sum_labels(np.ones_like(hu), lab_c, idx)) * px_mm2
             keep = idx[touch & (area >= 150.0)]
             region = np.isin(lab_c, keep)
+            if psoas_plane_hu is not None and region.any():
+                # the smoothing also shaved the psoas border next to fat: grow it back by its width
+                steps = int(np.ceil(3.0 / min(sy, sx)))
+                region = ndi.binary_dilation(region, iterations=steps, mask=zone)
             muscle |= region
             _DBG["psoas"] = region
             envelope |= ndi.binary_fill_holes(region)
