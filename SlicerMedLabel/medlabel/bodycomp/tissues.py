@@ -238,7 +238,8 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
                  shallow_mm: float = 6.0, rib_rule: bool = True, min_ribs: int = 3,
                  rib_gap_deg: float = 50.0, rib_back_sin: float = 0.5,
                  psoas_plane_hu: float | None = 0.0, crus_mm: float = 15.0,
-                 canal_close_mm: float = 15.0) -> _SliceLabels:
+                 canal_close_mm: float = 20.0, psoas_min_half_mm: float = 5.0,
+                 gas_hu: float | None = -400.0) -> _SliceLabels:
     """Labels of one axial slice (see the module docstring for the method)."""
     sy, sx = spacing_yx
     px_mm2 = sy * sx
@@ -350,7 +351,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         cy_rows = np.nonzero(v_core.any(axis=1))[0]
         front_row = cy_rows.min() if posterior > 0 else cy_rows.max()
         rows = np.arange(hu.shape[0])[:, None]
-        v_body = v_core & (np.abs(rows - front_row) * sy <= 40.0)  # body (AP 30-35 mm) and pedicle roots
+        v_body = vertebra & (np.abs(rows - front_row) * sy <= 40.0)  # body (AP 30-35 mm) and pedicle roots
         lab_c, n_c = ndi.label(cand_c)
         if n_c:
             touch = np.unique(lab_c[ndi.binary_dilation(v_body) & cand_c])
@@ -474,7 +475,11 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
             idx = np.arange(1, n_c + 1)
             touch = np.asarray(ndi.maximum(near_v, lab_c, idx)) > 0
             area = np.asarray(ndi.sum_labels(np.ones_like(hu), lab_c, idx)) * px_mm2
-            keep = idx[touch & (area >= 150.0)]
+            # the psoas is a muscle belly; the crura beside the vertebral body are thin bands
+            # (< ~1 cm): a kept region must be thicker than 2 * psoas_min_half_mm somewhere
+            inscribed = ndi.distance_transform_edt(core, sampling=spacing_yx)
+            thick = np.asarray(ndi.maximum(inscribed, lab_c, idx)) >= psoas_min_half_mm
+            keep = idx[touch & (area >= 150.0) & thick]
             region = np.isin(lab_c, keep)
             if psoas_plane_hu is not None and region.any():
                 # the smoothing also shaved the psoas border next to fat: grow it back by its width
@@ -488,6 +493,11 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     # the outermost pixel ring of the body is skin (partial volume with air), never SAT
     sat = body & ~comp & _in(hu, win.sat_hu) & (depth_body > max(sy, sx) + 1e-6)
     vat = comp & ~envelope & ~dense_filled & _in(hu, win.vat_hu)
+    if gas_hu is not None:
+        # pixels touching bowel gas or lung take fat HU by partial volume of gas and bowel wall
+        gas = comp & (hu < gas_hu)
+        if gas.any():
+            vat &= ~ndi.binary_dilation(gas, structure=np.ones((3, 3), bool))
     bone = dense_filled & (vertebra | envelope)
     return _SliceLabels(body, muscle, imat, vat, sat, bone)
 
