@@ -494,10 +494,13 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     sat = body & ~comp & _in(hu, win.sat_hu) & (depth_body > max(sy, sx) + 1e-6)
     vat = comp & ~envelope & ~dense_filled & _in(hu, win.vat_hu)
     if gas_hu is not None:
-        # pixels touching bowel gas or lung take fat HU by partial volume of gas and bowel wall
+        # pixels between bowel gas (or lung) and soft tissue (the bowel wall) take fat HU by partial
+        # volume: a fat-HU pixel touching both is not fat
         gas = comp & (hu < gas_hu)
         if gas.any():
-            vat &= ~ndi.binary_dilation(gas, structure=np.ones((3, 3), bool))
+            cross = ndi.generate_binary_structure(2, 1)
+            vat &= ~(ndi.binary_dilation(gas, structure=cross)
+                     & ndi.binary_dilation(comp & (hu >= win.muscle_hu[0]), structure=np.ones((3, 3), bool)))
     bone = dense_filled & (vertebra | envelope)
     return _SliceLabels(body, muscle, imat, vat, sat, bone)
 
