@@ -239,7 +239,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
                  rib_gap_deg: float = 50.0, rib_back_sin: float = 0.5,
                  psoas_plane_hu: float | None = 0.0, crus_mm: float = 15.0,
                  canal_close_mm: float = 20.0, psoas_min_half_mm: float = 5.0,
-                 gas_hu: float | None = -400.0) -> _SliceLabels:
+                 gas_hu: float | None = -400.0, back_touch: bool = True) -> _SliceLabels:
     """Labels of one axial slice (see the module docstring for the method)."""
     sy, sx = spacing_yx
     px_mm2 = sy * sx
@@ -412,6 +412,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         rib_limit = _rib_line(dense_filled & ~vertebra & comp & ~spine[bins], depth, bins, n_angles,
                               px_mm2=px_mm2, wall_mm=max_front_wall_mm, min_ribs=min_ribs,
                               max_gap_deg=rib_gap_deg)
+        _DBG["rib_limit"] = rib_limit
         if rib_limit is not None:
             # inside the rib cage lie the diaphragm and the liver/spleen, not the wall muscles
             # (front and flanks only: behind the flanks the back muscles lie over the ribs)
@@ -472,6 +473,9 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         lab_c, n_c = ndi.label(core)
         if n_c:
             near_v = dist_v <= 8.0
+            if back_touch:
+                # the quadratus lumborum lies against the back muscles (wall) beside the spine
+                near_v = near_v | ndi.binary_dilation(muscle & spine[bins], structure=np.ones((3, 3), bool))
             idx = np.arange(1, n_c + 1)
             touch = np.asarray(ndi.maximum(near_v, lab_c, idx)) > 0
             area = np.asarray(ndi.sum_labels(np.ones_like(hu), lab_c, idx)) * px_mm2
