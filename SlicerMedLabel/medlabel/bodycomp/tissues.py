@@ -473,11 +473,16 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         lab_c, n_c = ndi.label(core)
         if n_c:
             near_v = dist_v <= 8.0
-            if back_touch:
-                # the quadratus lumborum lies against the back muscles (wall) beside the spine
-                near_v = near_v | ndi.binary_dilation(muscle & spine[bins], structure=np.ones((3, 3), bool))
             idx = np.arange(1, n_c + 1)
             touch = np.asarray(ndi.maximum(near_v, lab_c, idx)) > 0
+            if back_touch:
+                # the quadratus lumborum lies against the back muscles (wall) beside the spine, at
+                # the depth of the transverse processes (behind the vertebral body; the kidney lies
+                # in front of it)
+                near_b = ndi.binary_dilation(muscle & spine[bins], structure=np.ones((3, 3), bool))
+                on_back = np.asarray(ndi.maximum(near_b, lab_c, idx)) > 0
+                deep = np.asarray(ndi.mean(behind_mm, lab_c, idx)) >= 25.0
+                touch |= on_back & deep
             area = np.asarray(ndi.sum_labels(np.ones_like(hu), lab_c, idx)) * px_mm2
             # the psoas is a muscle belly; the crura beside the vertebral body are thin bands
             # (< ~1 cm): a kept region must be thicker than 2 * psoas_min_half_mm somewhere
