@@ -96,6 +96,35 @@ def test_real_ct_against_totalsegmentator_tissue_types():
     labels = label_tissues(ct)
     ours = {"skeletal_muscle": labels["skeletal_muscle"].mask, "subcutaneous_fat": labels["subcutaneous_fat"].mask,
             "torso_fat": labels["visceral_fat"].mask | labels["intermuscular_fat"].mask}
-    assert dice(ours["skeletal_muscle"], ref["skeletal_muscle"]) >= 0.80
-    assert dice(ours["subcutaneous_fat"], ref["subcutaneous_fat"]) >= 0.92
-    assert dice(ours["torso_fat"], ref["torso_fat"]) >= 0.79
+    assert dice(ours["skeletal_muscle"], ref["skeletal_muscle"]) >= 0.855
+    assert dice(ours["subcutaneous_fat"], ref["subcutaneous_fat"]) >= 0.94
+    assert dice(ours["torso_fat"], ref["torso_fat"]) >= 0.82
+    # the muscle area is within 5 % of the reference's (it was 12 % too large before the rib-cage,
+    # crus and canal rules)
+    assert abs(ours["skeletal_muscle"].sum() / ref["skeletal_muscle"].sum() - 1) < 0.05
+
+
+def test_real_ct_organs_stay_out_of_muscle_and_muscles_stay_in():
+    """Independent check with TotalSegmentator's `total` organ and muscle labels on example_ct_sm.
+
+    Label ids of the TotalSegmentator v2 class map: 1 spleen, 2/3 kidneys, 5 liver, 79 spinal cord,
+    86/87 autochthonous back muscles, 88/89 iliopsoas. Before the rib-cage, canal and psoas rules,
+    half the spinal cord and 8 % of the kidneys were labelled muscle.
+    """
+    from medlabel import io
+
+    ct = io.read_image(data_path("totalsegmentator/example_ct_sm.nii.gz"))
+    seg = io.read_image(data_path("totalsegmentator/example_seg.nii.gz")).array
+    muscle = label_tissues(ct)["skeletal_muscle"].mask
+
+    def inside(ids):
+        region = np.isin(seg, ids)
+        assert region.sum() > 300, ids  # the labels are there
+        return (muscle & region).sum() / region.sum()
+
+    assert inside([79]) < 0.20          # spinal canal
+    assert inside([2, 3]) < 0.05        # kidneys
+    assert inside([1]) < 0.02           # spleen
+    assert inside([5]) < 0.015          # liver
+    assert inside([86, 87]) > 0.95      # back muscles
+    assert inside([88, 89]) > 0.84      # psoas

@@ -25,12 +25,27 @@ Method (per axial slice)
    Away from the spine, tissue deeper than 6 mm whose local mean is more than 20 HU above the
    median of the shallow wall muscle is taken for an organ pressed against the wall (liver, spleen
    and enhanced organs are brighter than muscle) and left out.
-5. **Psoas**: soft tissue of the cavity within ``psoas_reach_mm`` of the vertebra, beside the
-   vertebral body (not in front of it, where the aorta and vena cava lie), is muscle too.
+   **Rib cage**: where the slice cuts at least three ribs in the wall (T11-L1), the wall muscles at
+   the front and flanks end at the inner surface of the ribs, interpolated between neighbouring
+   ribs (intercostal spaces); inside lie the costal diaphragm, liver and spleen.
+   **Beside the vertebral body** (within 15 mm, in front of its posterior part) lie the crura
+   and the psoas, not the back muscles: the spine rays do not take them.
+   **Spinal canal**: soft tissue flanked left and right by the vertebra (within 15 mm) and
+   touching the vertebral body is canal, not muscle, also where the arch is open behind.
+5. **Psoas and quadratus lumborum**: soft tissue of the cavity within ``psoas_reach_mm`` of the
+   vertebra, beside the vertebral body (not in front of it, where the aorta and vena cava lie), is
+   split at thin fat planes (HU smoothed over 1.5 mm below 0 HU; crura, kidney and vessels touch
+   the psoas through such planes). A piece is muscle when it touches the vertebra (psoas) or the
+   back muscles behind the vertebral body (quadratus lumborum), is at least 150 mm², thicker than
+   10 mm somewhere (a crus is a thin band) and centred behind the front of the vertebral body.
+6. **Partial volume at gas**: fat-HU pixels that touch bowel gas or lung (< -400 HU) and soft
+   tissue are a mix of gas and bowel wall, not visceral fat.
 
-Known limits: organs that touch a thin muscle wall over a long stretch (liver and spleen at T11-L1)
-can add a band of organ to the muscle; there is no model of the diaphragm. The labels are a
-starting point for editing.
+Known limits: organs that touch a thin muscle wall below the rib cage can still add a band of
+organ to the muscle, and the wall's inner edge is placed pixel by pixel on the HU window (on
+3 mm pixels a one-pixel shift of a 2-3 pixel wall changes its area by a third); there is no model
+of the diaphragm beyond the rib line; a crus thicker than 10 mm beside the vertebra at T12-L1 can
+be taken for psoas. The labels are a starting point for editing.
 
 Labels are a starting point for editing; every segment carries provenance tags
 (tool = automatic, model = ``rule-based-<preset>@<version>``, time, source image id).
@@ -225,9 +240,6 @@ class _SliceLabels:
     bone: np.ndarray
 
 
-_DBG: dict = {}
-
-
 def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows, *, skin_mm: float,
                  close_mm: float, n_angles: int, max_wall_mm: float, island_mm2: float, posterior: int,
                  max_front_wall_mm: float, spine_half_width_mm: float, grow_mm: float, pocket_mm: float,
@@ -238,7 +250,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
                  shallow_mm: float = 6.0, rib_rule: bool = True, min_ribs: int = 3,
                  rib_gap_deg: float = 50.0, rib_back_sin: float = 0.5,
                  psoas_plane_hu: float | None = 0.0, crus_mm: float = 15.0,
-                 canal_close_mm: float = 20.0, psoas_min_half_mm: float = 5.0,
+                 canal_close_mm: float = 15.0, psoas_min_half_mm: float = 5.0,
                  gas_hu: float | None = -400.0, back_touch: bool = True) -> _SliceLabels:
     """Labels of one axial slice (see the module docstring for the method)."""
     sy, sx = spacing_yx
@@ -358,7 +370,6 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
             canal = np.isin(lab_c, touch[touch > 0])
             vertebra = vertebra | canal
             dense_filled = dense_filled | canal
-            _DBG["canal"] = canal
 
     # wall depth along rays from the compartment centre
     depth = ndi.distance_transform_edt(comp, sampling=spacing_yx)
@@ -412,7 +423,6 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         rib_limit = _rib_line(dense_filled & ~vertebra & comp & ~spine[bins], depth, bins, n_angles,
                               px_mm2=px_mm2, wall_mm=max_front_wall_mm, min_ribs=min_ribs,
                               max_gap_deg=rib_gap_deg)
-        _DBG["rib_limit"] = rib_limit
         if rib_limit is not None:
             # inside the rib cage lie the diaphragm and the liver/spleen, not the wall muscles
             # (front and flanks only: behind the flanks the back muscles lie over the ribs)
@@ -435,7 +445,6 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
             beside_body = (dist_v <= crus_mm) & (behind_mm <= 25.0) & (lateral_mm > 0.6 * half_w)
             envelope &= ~beside_body
     muscle = envelope & soft
-    _DBG["wall"] = muscle.copy()
     if organ_contrast_hu is not None and muscle.sum() > 50:
         # organs pressed against the wall (liver, spleen) are brighter than the wall muscle: deeper
         # than the first few mm, drop soft tissue whose local mean is far above the shallow muscle's
@@ -453,7 +462,6 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         steps = int(round(grow_mm / min(sy, sx)))
         grown = ndi.binary_dilation(muscle, iterations=steps, mask=cand | muscle)
         envelope |= grown
-        _DBG["grown"] = grown & ~_DBG["wall"]
         muscle |= grown
 
     # psoas: cavity soft tissue beside the vertebral body (not in front of it, where the aorta and
@@ -488,14 +496,16 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
             # (< ~1 cm): a kept region must be thicker than 2 * psoas_min_half_mm somewhere
             inscribed = ndi.distance_transform_edt(core, sampling=spacing_yx)
             thick = np.asarray(ndi.maximum(inscribed, lab_c, idx)) >= psoas_min_half_mm
-            keep = idx[touch & (area >= 150.0) & thick]
+            # the psoas lies beside and behind the front of the vertebral body; a region centred in
+            # front of it is a crus, a vessel or bowel
+            behind = np.asarray(ndi.mean(behind_mm, lab_c, idx)) > 0.0
+            keep = idx[touch & (area >= 150.0) & thick & behind]
             region = np.isin(lab_c, keep)
             if psoas_plane_hu is not None and region.any():
                 # the smoothing also shaved the psoas border next to fat: grow it back by its width
                 steps = int(np.ceil(3.0 / min(sy, sx)))
                 region = ndi.binary_dilation(region, iterations=steps, mask=zone)
             muscle |= region
-            _DBG["psoas"] = region
             envelope |= ndi.binary_fill_holes(region)
 
     imat = envelope & _in(hu, win.imat_hu) & ~muscle
