@@ -128,3 +128,19 @@ def test_real_ct_organs_stay_out_of_muscle_and_muscles_stay_in():
     assert inside([5]) < 0.015          # liver
     assert inside([86, 87]) > 0.95      # back muscles
     assert inside([88, 89]) > 0.84      # psoas
+
+
+@pytest.mark.parametrize("spacing", [(0.8, 0.8), (3.0, 3.0), (0.7, 1.1)])
+@pytest.mark.parametrize("radius", [2.0, 6.0, 16.0])
+def test_distance_closing_equals_scipy_disk_closing(spacing, radius):
+    """The distance-transform closing used for speed gives exactly scipy's closing with the disk."""
+    from scipy import ndimage as ndi
+
+    from medlabel.bodycomp.tissues import _closing, _disk
+
+    rng = np.random.default_rng(int(radius))
+    mask = ndi.gaussian_filter(rng.random((90, 110)), 2) > 0.52
+    mask[:, :2] = True  # touches the image border
+    peer = ndi.binary_closing(mask, structure=_disk(radius, spacing), border_value=0)
+    assert np.array_equal(_closing(mask, radius, spacing), peer)
+    assert radius < max(spacing) or not np.array_equal(peer, mask)  # the closing did something
