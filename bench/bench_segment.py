@@ -56,10 +56,13 @@ def load_sets() -> dict[str, dict]:
         mk = _read(DATA / "tcia_sts" / "STS_001" / mod / "nifti" / "mask" / "mask.nii.gz")
         sets[f"sarcoma {mod} (STS_001)"] = dict(image=im.array.astype(np.float32), ref=mk.array > 0,
                                                 spacing_mm=im.spacing_mm, margin_px=margin)
-    try:  # the body-composition phantom, when it is on this branch
-        from medlabel import phantom  # noqa: F401
+    try:  # the body-composition phantom (synthetic L3 CT with exact masks): the vertebra is the object
+        from medlabel.phantom import make_l3_phantom
     except ImportError:
-        pass
+        return sets
+    image, truth = make_l3_phantom((3, 512, 512), (3.0, 0.8, 0.8), noise_hu=10.0)
+    sets["phantom vertebra (L3)"] = dict(image=image.array.astype(np.float32), ref=truth["vertebra"].mask,
+                                         spacing_mm=image.spacing_mm, margin_px=5)
     return sets
 
 
@@ -92,6 +95,15 @@ def box_border(b: Box, shape2d) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- methods
 def ours_a(img, b, sp, **kw):
     return grabcut(img, Box(0, 1, b.y0, b.y1, b.x0, b.x1), spacing_mm=sp[1:], **kw)
+
+
+def ours_a_star(img, b, sp, **kw):
+    return ours_a(img, b, sp, star_shape=True, **kw)
+
+
+def box_only(img, b):
+    """The box itself as the answer: what any method must beat to have used the intensities."""
+    return Box(0, 1, b.y0, b.y1, b.x0, b.x1).to_mask((1, *img.shape))[0]
 
 
 def ours_b(img, b, sp, stroke, **kw):
@@ -171,11 +183,12 @@ def accuracy(sets, step=1, kw=None):
     kw = kw or {}
     rows = []
     for name, s in sets.items():
-        d = {k: [] for k in ("ours A", "opencv A", "ours B", "opencv B", "growcut B")}
+        d = {k: [] for k in ("box only", "ours A", "ours A star", "opencv A", "ours B", "opencv B", "growcut B")}
         t = {k: [] for k in d}
         sp = s["spacing_mm"]
         for _k, img, ref, b, stroke in slice_tasks(s, step):
-            for key, fn, args in (("ours A", ours_a, (img, b, sp)), ("opencv A", opencv_a, (img, b)),
+            for key, fn, args in (("box only", box_only, (img, b)), ("ours A", ours_a, (img, b, sp)),
+                                  ("ours A star", ours_a_star, (img, b, sp)), ("opencv A", opencv_a, (img, b)),
                                   ("ours B", ours_b, (img, b, sp, stroke)),
                                   ("opencv B", opencv_b, (img, b, stroke)),
                                   ("growcut B", growcut_b, (img, b, stroke, sp))):
@@ -184,17 +197,24 @@ def accuracy(sets, step=1, kw=None):
                 d[key].append(dice(m, ref))
                 t[key].append(dt)
         rows.append((name, len(d["ours A"]), {k: float(np.mean(v)) for k, v in d.items()},
-                     {k: float(np.median(v)) * 1000 for k, v in t.items()}))
+                     {k: float(np.median(v)) * 1000 for k, v in t.items()},
+                     {k: float(np.median(v)) for k, v in d.items()}))
     return rows
 
 
 def print_accuracy(rows):
-    keys = ["ours A", "opencv A", "ours B", "opencv B", "growcut B"]
-    print("\n## GrabCut accuracy: mean Dice per slice (median ms per slice)\n")
+    keys = ["box only", "ours A", "ours A star", "opencv A", "ours B", "opencv B", "growcut B"]
+    print("\n## GrabCut accuracy: mean Dice per slice (median Dice)\n")
     print("| set | slices | " + " | ".join(keys) + " |")
     print("|---|---|" + "---|" * len(keys))
-    for name, n, d, t in rows:
-        print(f"| {name} | {n} | " + " | ".join(f"{d[k]:.3f} ({t[k]:.1f} ms)" for k in keys) + " |")
+    for name, n, d, _t, med in rows:
+        print(f"| {name} | {n} | " + " | ".join(f"{d[k]:.3f} ({med[k]:.2f})" for k in keys) + " |")
+    print("\n## GrabCut time per slice: median ms (same runs)\n")
+    keys_t = [k for k in keys if k != "box only"]
+    print("| set | " + " | ".join(keys_t) + " |")
+    print("|---|" + "---|" * len(keys_t))
+    for name, _n, _d, t, _m in rows:
+        print(f"| {name} | " + " | ".join(f"{t[k]:.1f}" for k in keys_t) + " |")
 
 
 def speed_2d(sets, repeat=5):
@@ -237,15 +257,20 @@ def speed_backprojection(sets, repeat=5):
     vol = np.concatenate([ct] * 11)[:300]  # 512x512x300 of real CT slices
     roi3 = Box.rect(150, 240, 272, 100, 132)
     r, t2 = timed(back_project, vol, roi3, spacing_mm=s["spacing_mm"], scope="volume", repeat=3)
+    t_like = time.perf_counter()
+    like = r.likelihood
+    t_like = time.perf_counter() - t_like
     t_ref = time.perf_counter()
-    ref = reference_back_projection(vol, roi3, r.histogram.edges, threshold=0.1)
+    ref, ref_like = reference_back_projection(vol, roi3, r.histogram.edges, threshold=0.1)
     t_ref = time.perf_counter() - t_ref
     same = bool(np.array_equal(ref, r.mask))
+    same_like = float(np.abs(ref_like - like).max())
     print("\n## Back projection speed (int16 CT, 64 bins, threshold 0.1)\n")
-    print("| case | reference implementation ms | ours ms | masks identical |")
-    print("|---|---|---|---|")
-    print(f"| one 512x512 slice | - | {t1 * 1e3:.1f} | - |")
-    print(f"| 512x512x300 volume | {t_ref * 1e3:.0f} | {t2 * 1e3:.0f} | {same} |")
+    print("| case | reference implementation ms | ours ms | ratio | masks identical | max likelihood diff |")
+    print("|---|---|---|---|---|---|")
+    print(f"| one 512x512 slice (mask) | - | {t1 * 1e3:.1f} | - | - | - |")
+    print(f"| 512x512x300 volume (mask) | {t_ref * 1e3:.0f} | {t2 * 1e3:.0f} | {t_ref / t2:.0f}x | {same} | - |")
+    print(f"| + likelihood map of the volume | - | {t_like * 1e3:.0f} | - | - | {same_like:.1e} |")
 
 
 def reference_back_projection(vol, roi: Box, edges, threshold):
@@ -257,9 +282,9 @@ def reference_back_projection(vol, roi: Box, edges, threshold):
     idx = np.digitize(v, edges) - 1
     idx[v == edges[-1]] = len(counts) - 1
     ok = (idx >= 0) & (idx < len(counts))
-    out = np.zeros(vol.shape, bool)
-    out[ok] = like[idx[ok]] >= threshold
-    return out
+    lk = np.zeros(vol.shape, np.float32)
+    lk[ok] = like[idx[ok]]
+    return lk >= threshold, lk
 
 
 def main(argv=None):

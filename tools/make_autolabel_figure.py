@@ -40,7 +40,7 @@ def main() -> int:
     def view(a):
         return a[::-1 if fr else 1, ::-1 if fc else 1]
 
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.6), dpi=100)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 5.0), dpi=100)
     aspect = ct.spacing_mm[1] / ct.spacing_mm[2]
     draw_slice(axes[0], view(ct.array[k]), aspect=aspect, title=f"CRLM-CT-1006 slice {k} (about L3)")
     handles = None
@@ -53,6 +53,7 @@ def main() -> int:
         handles = handles or h
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.subplots_adjust(top=0.86)
     out = REPO / "docs" / "images" / "autolabel_crlm_proposal.png"
     fig.savefig(out)
     plt.close(fig)
@@ -63,6 +64,13 @@ def main() -> int:
         d[seg.name] = 2 * np.logical_and(a, b).sum() / max(1, a.sum() + b.sum())
     print("Dice U-Net vs rule-based on this slice:", {n: round(float(v), 3) for n, v in d.items()})
 
+    import pandas as pd
+
+    from medlabel.autolabel import iou_bins, plot_iou_bins
+
+    scores = pd.read_csv(REPO / "docs" / "benchmarks" / "autolabel_test_scores.csv")
+    plot_iou_bins(iou_bins(scores), REPO / "docs" / "images" / "autolabel_iou_bins.png",
+                  title=f"{SHIPPED_NAME}: IoU on the {scores['case'].nunique()} held-in test slices", force=True)
     card = reg.card(SHIPPED_NAME)
     bins = card.metrics["test"]["iou_bins"]
     cols = ["IoU >= 0.90", "0.80-0.89", "0.70-0.79", "< 0.70", "n"]

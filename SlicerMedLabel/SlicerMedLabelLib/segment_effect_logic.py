@@ -127,8 +127,9 @@ class SegmentEffectLogic:
                 params[key] = np.transpose(params[key], order)
         res = back_project(arr, troi, spacing_mm=sp, scope=scope, progress=self.progress, **params)
         inv = np.argsort(order)
-        return type(res)(np.transpose(res.likelihood, inv), np.transpose(res.mask, inv), res.histogram,
-                         np.transpose(res.scope, inv))
+        inside = None if res.scope_inside is None else np.transpose(res.scope_inside, inv)
+        return type(res)(np.transpose(res.mask, inv), res.histogram, tuple(res.scope_box[i] for i in inv), inside,
+                         np.transpose(res.likelihood, inv), None)
 
     def backProjectionForEffect(self, volumeNode, roi: Box | np.ndarray, *, scope: str, slabSlices: int = 0,
                                 **params):

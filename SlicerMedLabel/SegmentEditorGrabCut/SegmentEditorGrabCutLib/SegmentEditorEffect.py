@@ -11,6 +11,7 @@ import slicer
 from SegmentEditorEffects import AbstractScriptedSegmentEditorEffect
 
 ITERATIONS, SMOOTHNESS, DEPTH_SLICES, OPERATION = "Iterations", "Smoothness", "DepthSlices", "Operation"
+STAR = "StarShape"
 FG_SEGMENT, BG_SEGMENT = "ForegroundStrokeSegment", "BackgroundStrokeSegment"
 OPERATIONS = [("Set (replace the segment)", "Set"), ("Add to the segment", "Add"), ("Remove from the segment", "Remove")]
 
@@ -75,6 +76,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.smoothSpin.minimum, self.smoothSpin.maximum, self.smoothSpin.singleStep = 0.0, 100.0, 0.5
         self.smoothSpin.toolTip = "Boundary weight: higher gives smoother, more compact shapes"
         self.scriptedEffect.addLabeledOptionsWidget("Smoothness:", self.smoothSpin)
+        self.starCheck = qt.QCheckBox("Compact object (star-shape prior)")
+        self.starCheck.toolTip = "No notches or holes open to the outside around the box centre (lesions, not muscle)"
+        self.scriptedEffect.addOptionsWidget(self.starCheck)
         self.operationCombo = qt.QComboBox()
         for title, key in OPERATIONS:
             self.operationCombo.addItem(title, key)
@@ -91,16 +95,18 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.cancelButton.connect("clicked()", self.onCancel)
         for w, signal in ((self.depthSpin, "valueChanged(int)"), (self.iterSpin, "valueChanged(int)"),
                           (self.smoothSpin, "valueChanged(double)"), (self.operationCombo, "currentIndexChanged(int)"),
-                          (self.fgCombo, "currentIndexChanged(int)"), (self.bgCombo, "currentIndexChanged(int)")):
+                          (self.fgCombo, "currentIndexChanged(int)"), (self.bgCombo, "currentIndexChanged(int)"),
+                          (self.starCheck, "toggled(bool)")):
             w.connect(signal, self.updateMRMLFromGUI)
 
     def setMRMLDefaults(self):
         self.scriptedEffect.setParameterDefault(ITERATIONS, 5)
-        self.scriptedEffect.setParameterDefault(SMOOTHNESS, 4.0)
+        self.scriptedEffect.setParameterDefault(SMOOTHNESS, 2.0)
         self.scriptedEffect.setParameterDefault(DEPTH_SLICES, 0)
         self.scriptedEffect.setParameterDefault(OPERATION, "Set")
         self.scriptedEffect.setParameterDefault(FG_SEGMENT, "")
         self.scriptedEffect.setParameterDefault(BG_SEGMENT, "")
+        self.scriptedEffect.setParameterDefault(STAR, 0)
 
     def activate(self):
         from SlicerMedLabelLib.EffectRectangle import EffectRectangle
@@ -134,6 +140,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.operationCombo.blockSignals(True)
         self.operationCombo.setCurrentIndex(max(0, self.operationCombo.findData(self.scriptedEffect.parameter(OPERATION))))
         self.operationCombo.blockSignals(False)
+        self.starCheck.blockSignals(True)
+        self.starCheck.checked = self.scriptedEffect.integerParameter(STAR) != 0
+        self.starCheck.blockSignals(False)
         self._updateButtons()
 
     def updateMRMLFromGUI(self, *args):
@@ -143,6 +152,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.scriptedEffect.setParameter(OPERATION, self.operationCombo.currentData)
         self.scriptedEffect.setParameter(FG_SEGMENT, self.fgCombo.currentData or "")
         self.scriptedEffect.setParameter(BG_SEGMENT, self.bgCombo.currentData or "")
+        self.scriptedEffect.setParameter(STAR, 1 if self.starCheck.checked else 0)
 
     def processInteractionEvents(self, callerInteractor, eventId, viewWidget):
         if self._rect is None:
@@ -173,7 +183,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
                 volume, box, segmentationNode=self.scriptedEffect.parameterSetNode().GetSegmentationNode(),
                 foregroundSegmentId=self.fgCombo.currentData or None,
                 backgroundSegmentId=self.bgCombo.currentData or None,
-                iterations=self.iterSpin.value, smoothness=self.smoothSpin.value)
+                iterations=self.iterSpin.value, smoothness=self.smoothSpin.value, star_shape=self.starCheck.checked)
             self.previewNode = self.logic.showPreview(self.mask, volume, self.previewNode, name="GrabCut")
             self._updateButtons()
 

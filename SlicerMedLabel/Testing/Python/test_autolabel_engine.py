@@ -272,3 +272,16 @@ def test_hu_refinement_hand_checked():
     np.testing.assert_array_equal(pred, [[[1, 1, 1, 4, 2, 2, 3, 3, 0]]])  # input untouched
     with pytest.raises(InputError, match="hu_refinement"):
         ModelCard(name="x", hu_refinement=[[["liver", 0, 100]]])
+
+
+def test_fast_argmax_equals_torch_argmax():
+    from medlabel.autolabel.net import from_model_grid
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn((2, 5, 32, 40), generator=g)
+    got = from_model_grid(logits, (30, 37), (30, 37))
+    want = logits[:, :, :30, :37].argmax(dim=1).numpy()
+    np.testing.assert_array_equal(got, want)
+    up = from_model_grid(logits, (32, 40), (64, 80))  # resampled to twice the size: still a valid argmax
+    ref = torch.nn.functional.interpolate(logits, size=(64, 80), mode="bilinear", align_corners=False).argmax(1)
+    np.testing.assert_array_equal(up, ref.numpy())

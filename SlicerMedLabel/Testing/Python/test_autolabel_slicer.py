@@ -97,3 +97,41 @@ def test_training_from_the_tab_needs_accepted_cases(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no accepted labelled case"):
         ModelsLogic(userDirs=[tmp_path]).train(tmp_path / "empty", tmp_path / "out")
+
+
+def test_torch_model_without_torch_gives_the_pytorch_extension_message(monkeypatch, tmp_path):
+    import SlicerMedLabelLib.models_logic as ml
+    from medlabel.errors import MissingDependencyError
+
+    monkeypatch.setattr(ml, "torch_available", lambda: False)
+    logic = ModelsLogic(userDirs=[tmp_path])
+    with pytest.raises(MissingDependencyError, match="PyTorch' extension"):
+        logic.model("medlabel-tissue-unet")
+    assert logic.model(RB).card.name == RB  # the rule-based model needs no torch
+
+
+def test_training_from_the_tab_adds_the_model_to_the_registry(tmp_path):
+    pytest.importorskip("torch")
+    from medlabel import io
+    from medlabel.autolabel.cards import TISSUE_CLASSES
+    from medlabel.autolabel.synthetic import synthetic_slices
+    from medlabel.image import Image
+
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    for seed in (1, 2):
+        ct, lab = synthetic_slices(seed, n_slices=1, size=64, spacing_mm=6.0)
+        image = Image(ct.astype(np.int16), (5.0, 6.0, 6.0))
+        io.write_image(image, cases / f"c{seed}.nrrd")
+        truth = LabelSet(image)
+        for v, name in enumerate(TISSUE_CLASSES, start=1):
+            truth.add_mask(name, lab == v, tags={TAG_STATUS: "accepted"})
+        io.write_seg_nrrd(truth, cases / f"c{seed}.seg.nrrd")
+    models = tmp_path / "models"
+    seen = []
+    logic = ModelsLogic(progress=lambda f, t: seen.append(f), userDirs=[models])
+    assert "tab-model" not in logic.modelNames()
+    result = logic.train(cases, models / "tab-model", name="tab-model", epochs=2, base_channels=4, depth=2, crop=32,
+                         input_spacing_mm=(6.0, 6.0), batch_size=1)
+    assert result.card.training_data["train_slices"] == 1 and seen[-1] == 1.0
+    assert "tab-model" in logic.modelNames()  # registry refreshed

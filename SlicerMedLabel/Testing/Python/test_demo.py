@@ -24,6 +24,12 @@ def test_demo_writes_report_and_keeps_existing_files(tmp_path, capsys):
     per = pd.read_csv(out / "review" / "per_annotator.csv")
     assert len(per) == 4 and (per["dice_vs_consensus"] > 0.7).all()
     assert io.read_seg_nrrd(out / "review" / "consensus.seg.nrrd").segments[0].voxel_count > 2000
+    proposal = io.read_seg_nrrd(out / "autolabel_proposal.seg.nrrd")
+    assert proposal["subcutaneous_fat"].tags["MedLabel.Status"] == "proposed"
+    assert proposal["subcutaneous_fat"].voxel_count > 10000
+    gc = pd.read_csv(out / "grabcut_dice.csv")
+    assert gc.loc[gc["input"] == "box + stroke", "dice_vs_reference"].iloc[0] > 0.85
+    assert gc.loc[gc["case"].str.contains("nodule"), "dice_vs_reference"].iloc[0] > 0.85
     html = (out / "report.html").read_text()
     assert "overview_phantom.png" in html
     before = (out / "report.html").stat().st_mtime_ns

@@ -54,7 +54,7 @@ def test_dice_iou_hand_checked():
     assert dice(a, empty) == 0.0
 
 
-@pytest.mark.parametrize("method", ["kdtree", "edt"])
+@pytest.mark.parametrize("method", ["kdtree", "slices", "edt"])
 @pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (3.0, 0.8, 0.8), (2.0, 1.0, 0.5)])
 def test_surface_metrics_match_brute_force(spacing, method):
     shape = (14, 30, 36)
@@ -145,10 +145,11 @@ def test_agreement_tables_are_consistent_with_the_pair_functions():
     del ann["r3"]["b"]  # one annotator skipped a structure
     cons = {"a": base > 0, "b": base > 0.05}
     t = agreement_tables(ann, spacing_mm=(2.0, 1.0, 1.0), consensus=cons)
-    t_edt = agreement_tables(ann, spacing_mm=(2.0, 1.0, 1.0), consensus=cons, distance_method="edt")
-    for key in ("pairwise", "per_annotator"):
-        num = t[key].select_dtypes("number").columns
-        np.testing.assert_allclose(t_edt[key][num].to_numpy(float), t[key][num].to_numpy(float), atol=1e-4)
+    for method in ("slices", "edt"):
+        other = agreement_tables(ann, spacing_mm=(2.0, 1.0, 1.0), consensus=cons, distance_method=method)
+        for key in ("pairwise", "per_annotator"):
+            num = t[key].select_dtypes("number").columns
+            np.testing.assert_allclose(other[key][num].to_numpy(float), t[key][num].to_numpy(float), atol=1e-4)
     pw, per = t["pairwise"], t["per_annotator"]
     assert len(pw) == 6 + 3 and len(per) == 4 + 3
     for (x, y) in combinations(["r0", "r1", "r2"], 2):

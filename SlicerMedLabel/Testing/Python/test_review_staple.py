@@ -170,3 +170,18 @@ def test_many_annotators_match_simpleitk(n):
     np.testing.assert_array_equal(r.mask, prob >= 0.5)
     np.testing.assert_allclose(r.sensitivity, sens, atol=1e-9)
     assert r.iterations == iters
+
+
+def test_convergence_settings():
+    masks = blobs((12, 30, 40), 4, 21)
+    full = staple(masks)
+    loose = staple(masks, min_squared_change=1e-6)
+    capped = staple(masks, max_iterations=3)
+    assert loose.iterations < full.iterations and capped.iterations == 3
+    f = sitk.STAPLEImageFilter()
+    f.SetMaximumIterations(3)
+    prob = sitk.GetArrayFromImage(f.Execute([sitk.GetImageFromArray(m.astype(np.uint8)) for m in masks]))
+    assert np.abs(capped.probability - prob).max() < 1e-6  # SimpleITK's cap behaves the same
+    ml_full = multilabel_staple([m.astype(np.uint8) for m in masks])
+    ml_loose = multilabel_staple([m.astype(np.uint8) for m in masks], termination_threshold=1e-2)
+    assert ml_loose.iterations < ml_full.iterations

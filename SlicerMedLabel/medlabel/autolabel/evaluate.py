@@ -134,6 +134,9 @@ def plot_iou_bins(table: pd.DataFrame, path: str | Path, *, title: str = "IoU ag
         ax.bar(x + (i - (len(bins) - 1) / 2) * width, table.loc[regions, b], width, label=b, color=c)
     ax.set_xticks(x, [r.replace("_", " ") for r in regions])
     ax.set_ylabel("cases (slices)")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -136,4 +136,12 @@ def from_model_grid(logits, model_size: tuple[int, int], out_shape_yx: tuple[int
     logits = logits[:, :, : model_size[0], : model_size[1]]
     if tuple(model_size) != tuple(out_shape_yx):
         logits = F.interpolate(logits, size=tuple(out_shape_yx), mode="bilinear", align_corners=False)
-    return logits.argmax(dim=1).to(torch.uint8).numpy()
+    # argmax over the few classes by running comparisons: several times faster than argmax(dim=1) on CPU;
+    # ties go to the lower class index, as with argmax
+    best = logits[:, 0].clone()
+    index = torch.zeros(best.shape, dtype=torch.uint8)
+    for c in range(1, logits.shape[1]):
+        better = logits[:, c] > best
+        best = torch.where(better, logits[:, c], best)
+        index[better] = c
+    return index.numpy()

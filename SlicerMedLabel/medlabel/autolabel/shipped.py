@@ -49,14 +49,15 @@ SPLITS: dict[str, dict] = {
 
 
 def shipped_config(**overrides) -> TrainConfig:
-    """Training settings of the shipped network (2 mm grid, 1.9 M parameters)."""
+    """Training settings of the shipped network (2 mm grid, 0.49 M parameters: fast enough for < 100 ms per
+    512 x 512 slice on one busy CPU core; base 16 channels measured 127 ms for the network alone)."""
     base = dict(name=SHIPPED_NAME, version="1",
-                description="2-D U-Net (1.9 M parameters, 2 mm grid) for L3 body-composition tissues: skeletal "
+                description="2-D U-Net (0.49 M parameters, 2 mm grid) for L3 body-composition tissues: skeletal "
                             "muscle, SAT, VAT, IMAT, refined at full resolution by the Alberta HU windows. Trained "
                             "on synthetic phantoms and real CT labelled by the rule-based labeler; a starting point "
                             "for correction, not a clinical tool.",
-                base_channels=16, depth=4, input_spacing_mm=(2.0, 2.0), window_hu=(-250.0, 250.0),
-                epochs=60, batch_size=8, steps_per_epoch=10, crop=128, learning_rate=2e-3, patience=12, seed=0,
+                base_channels=8, depth=4, input_spacing_mm=(2.0, 2.0), window_hu=(-250.0, 250.0),
+                epochs=70, batch_size=8, steps_per_epoch=10, crop=128, learning_rate=2e-3, patience=15, seed=0,
                 threads=1, class_weighting=True, hu_refinement=ALBERTA_REFINEMENT)
     return TrainConfig(**(base | overrides))
 

@@ -26,13 +26,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bg-seeds", type=Path, help="segmentation file with background strokes")
     p.add_argument("--bg-segment", help="segment name in --bg-seeds (default: all segments)")
     p.add_argument("--iterations", type=int, default=5, help="fit/cut rounds (default 5)")
-    p.add_argument("--smoothness", type=float, default=4.0, help="boundary weight (default 4)")
+    p.add_argument("--smoothness", type=float, default=2.0, help="boundary weight (default 2)")
     p.add_argument("--geodesic", type=float, default=30.0, help="stroke geodesic weight (default 30; 0 = off)")
     p.add_argument("--smoothing-mm", type=float, default=0.0, help="sigma of a smoothed-intensity feature (mm)")
     p.add_argument("--components", type=int, default=4, help="Gaussians per mixture (default 4)")
     p.add_argument("--keep", choices=("auto", "largest", "seeded", "all"), default="auto",
                    help="connected parts to keep (default auto: seeded with strokes, else largest)")
     p.add_argument("--no-fill-holes", action="store_true", help="do not fill enclosed holes per slice")
+    p.add_argument("--star-shape", action="store_true",
+                   help="star-shape prior around the box centre (compact lesions, e.g. a necrotic lesion on PET)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the mixture sampling (default 0)")
     p.add_argument("--name", default="GrabCut", help="segment name (default GrabCut)")
     p.add_argument("--terminology", help="terminology key, e.g. lesion, nodule, skeletal_muscle")
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     bg = read_mask(args.bg_seeds, args.bg_segment, image, "--bg-seeds") if args.bg_seeds else None
     params = dict(iterations=args.iterations, smoothness=args.smoothness, geodesic=args.geodesic,
                   smoothing_mm=args.smoothing_mm, n_components=args.components, keep=args.keep,
-                  fill_holes=not args.no_fill_holes, seed=args.seed)
+                  fill_holes=not args.no_fill_holes, star_shape=args.star_shape, seed=args.seed)
     bar, progress = progress_bar()
     try:
         mask = grabcut(image.array, box, spacing_mm=image.spacing_mm, fg_seeds=fg, bg_seeds=bg,

@@ -84,6 +84,7 @@ class StapleResult:
 
 def staple(masks: Sequence[np.ndarray], *, foreground_value: float = 1, confidence_weight: float = 1.0,
            max_iterations: int = 4294967295, threshold: float = 0.5,
+           min_squared_change: float = BINARY_MIN_SQUARED_CHANGE,
            progress: Progress | None = None) -> StapleResult:
     """Binary STAPLE consensus of several annotators' masks of one structure.
 
@@ -101,6 +102,9 @@ def staple(masks: Sequence[np.ndarray], *, foreground_value: float = 1, confiden
         Upper bound on EM iterations (ITK ``MaximumIterations``; SimpleITK's default is 2**32-1).
     threshold : float, keyword-only
         Probability cut for :attr:`StapleResult.mask` (inclusive), in (0, 1].
+    min_squared_change : float, keyword-only
+        Convergence: stop when every squared change of p_i and q_i is at most this (ITK's fixed
+        1e-14, i.e. changes below 1e-7).
     progress : callable(fraction, text), optional
 
     Returns
@@ -136,6 +140,8 @@ def staple(masks: Sequence[np.ndarray], *, foreground_value: float = 1, confiden
         raise InputError(f"staple: threshold must be in (0, 1]; got {threshold}")
     if max_iterations < 1:
         raise InputError(f"staple: max_iterations must be >= 1; got {max_iterations}")
+    if not min_squared_change >= 0:
+        raise InputError(f"staple: min_squared_change must be >= 0; got {min_squared_change}")
     fg = []
     for m in masks:
         if m.dtype == bool:
@@ -176,8 +182,8 @@ def staple(masks: Sequence[np.ndarray], *, foreground_value: float = 1, confiden
             log.warning("STAPLE: %d vote patterns have an undefined posterior (0/0); using their vote fraction",
                         int(bad.sum()))
             W = np.where(bad, D.sum(axis=1) / float(n), W)
-        converged = it != 0 and bool(np.all((p - last_p) ** 2 <= BINARY_MIN_SQUARED_CHANGE)
-                                     and np.all((q - last_q) ** 2 <= BINARY_MIN_SQUARED_CHANGE))
+        converged = it != 0 and bool(np.all((p - last_p) ** 2 <= min_squared_change)
+                                     and np.all((q - last_q) ** 2 <= min_squared_change))
         last_p, last_q = p, q
         progress(min(0.95, 0.05 + 0.02 * it), f"STAPLE iteration {it + 1}")
         if converged:

@@ -13,7 +13,7 @@ Bins follow :func:`numpy.histogram`: ``edges = lo + width * arange(n + 1)``, eve
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -71,20 +71,59 @@ class BackProjectionResult:
 
     Attributes
     ----------
-    likelihood : (Z, Y, X) ndarray of float32
-        0..1 in the scope (after smoothing), 0 outside it.
     mask : (Z, Y, X) ndarray of bool
         ``likelihood >= threshold`` in the scope, after the connectivity and island rules.
     histogram : IntensityHistogram
         The ROI model (bins and their likelihood).
+    likelihood : (Z, Y, X) ndarray of float32
+        0..1 in the scope (after smoothing), 0 outside it. Without smoothing it is computed on
+        first access (the mask does not need it), so a caller that wants only the mask saves time;
+        it is then read from the input array, which must not have been modified in between.
     scope : (Z, Y, X) ndarray of bool
-        Where the likelihood was computed.
+        Where the likelihood was computed (built on access from ``scope_box`` / ``scope_inside``).
     """
 
-    likelihood: np.ndarray
     mask: np.ndarray
     histogram: IntensityHistogram
-    scope: np.ndarray
+    scope_box: tuple[slice, ...]
+    scope_inside: np.ndarray | None = None
+    _likelihood: np.ndarray | None = field(default=None, repr=False)
+    _image: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def likelihood(self) -> np.ndarray:
+        if self._likelihood is None:
+            img = self._image if self._image.ndim == 3 else self._image[np.newaxis]
+            like = np.zeros(img.shape, np.float32)
+            box = self.scope_box
+            sub, out = img[box], like[box]
+            udt = _LUT_DTYPES.get(img.dtype)
+            lut = _lut_for(self.histogram, img.dtype) if udt is not None else None
+            step = max(1, (1 << 21) // max(1, sub[0].size))
+            for k in range(0, sub.shape[0], step):   # slabs: the lookup writes straight into the result
+                if lut is not None:
+                    out[k:k + step] = np.take(lut, sub[k:k + step].view(udt))
+                else:
+                    out[k:k + step] = self.histogram.lookup(sub[k:k + step])
+            if self.scope_inside is not None:
+                out[~self.scope_inside] = 0.0
+            object.__setattr__(self, "_likelihood", like.reshape(self._image.shape))
+        return self._likelihood
+
+    @property
+    def scope(self) -> np.ndarray:
+        out = np.zeros(self.mask.shape, bool)
+        box = self.scope_box[-out.ndim:]
+        out[box] = True if self.scope_inside is None else self.scope_inside.reshape(out[box].shape)
+        return out
+
+
+def _lookup_block(hist: IntensityHistogram, block: np.ndarray) -> np.ndarray:
+    """float32 likelihood of every voxel of ``block`` (LUT for small integer dtypes)."""
+    udt = _LUT_DTYPES.get(block.dtype)
+    if udt is None:
+        return hist.lookup(block)
+    return np.take(_lut_for(hist, block.dtype), block.view(udt))
 
 
 def roi_histogram(values: np.ndarray, *, bins: int | None = 64, bin_width: float | None = None,
@@ -265,29 +304,33 @@ def back_project(image: np.ndarray, roi: Box | np.ndarray, *, spacing_mm: Sequen
     hist = roi_histogram(roi_values, bins=bins, bin_width=bin_width, window=window)
     progress(0.05, "histogram built")
 
-    like = np.zeros(img.shape, np.float32)
-    sub = img[bb]
-    out = like[bb]
-    lut = _lut_for(hist, img.dtype) if img.dtype in _LUT_DTYPES else None
-    udt = _LUT_DTYPES.get(img.dtype)
-    n = sub.shape[0]
-    step = max(1, (1 << 22) // max(1, sub[0].size))  # ~4 M voxels per chunk
-    for k in range(0, n, step):
-        chunk = sub[k:k + step]
-        if lut is not None:
-            np.take(lut, chunk.view(udt), out=out[k:k + step])
-        else:
-            out[k:k + step] = hist.lookup(chunk)
-        progress(0.05 + 0.75 * min(1.0, (k + step) / n), "back projecting")
-    if smoothing_mm > 0:
-        sigma = [smoothing_mm / s for s in sp]
-        out[...] = ndi.gaussian_filter(out, sigma, mode="nearest")
     mask = np.zeros(img.shape, bool)
+    mout = mask[bb]
+    sub = img[bb]
+    udt = _LUT_DTYPES.get(img.dtype)
+    like = None
+    if udt is not None and smoothing_mm == 0:
+        # fast path: the mask straight from a boolean table of the voxel bits; likelihood on demand
+        blut = _lut_for(hist, img.dtype) >= np.float32(threshold)
+        n = sub.shape[0]
+        step = max(1, (1 << 21) // max(1, sub[0].size))
+        for k in range(0, n, step):
+            np.take(blut, sub[k:k + step].view(udt), out=mout[k:k + step])
+            if k % (8 * step) == 0:
+                progress(0.05 + 0.75 * min(1.0, (k + step) / n), "back projecting")
+    else:
+        like = np.zeros(img.shape, np.float32)
+        out = like[bb]
+        out[...] = _lookup_block(hist, sub)
+        if smoothing_mm > 0:
+            sigma = [smoothing_mm / s for s in sp]
+            out[...] = ndi.gaussian_filter(out, sigma, mode="nearest")
+        if inside is not None:
+            out[~inside] = 0.0
+        np.greater_equal(out, np.float32(threshold), out=mout)
     if inside is not None:
-        out[~inside] = 0.0
-    np.greater_equal(out, np.float32(threshold), out=mask[bb])
-    if threshold <= 0 and inside is not None:
-        mask[bb] &= inside
+        mout &= inside
+    progress(0.8, "back projecting")
     if connected_to_roi:
         if roi_mask is None:
             roi_mask = roi_box.to_mask(img.shape)
@@ -295,8 +338,7 @@ def back_project(image: np.ndarray, roi: Box | np.ndarray, *, spacing_mm: Sequen
     if min_island_vox > 1:
         mask = remove_islands(mask, min_size_vox=int(min_island_vox))
     progress(1.0, "back projection done")
-    scope_m = np.zeros(img.shape, bool)
-    scope_m[bb] = True if inside is None else inside
     if np.ndim(image) == 2:
-        like, mask, scope_m = like[0], mask[0], scope_m[0]
-    return BackProjectionResult(like, mask, hist, scope_m)
+        mask = mask[0]
+        like = None if like is None else like[0]
+    return BackProjectionResult(mask, hist, tuple(bb), inside, like, np.asarray(image))

@@ -3,11 +3,15 @@
 Method (Rother, Kolmogorov & Blake, "GrabCut: interactive foreground extraction using iterated graph
 cuts", ACM TOG 23(3):309-314, 2004), adapted to grayscale medical images:
 
-* features per voxel: the intensity (HU / SUV) and, by default, its Gaussian-smoothed value
-  (``smoothing_mm``), which separates textured tissue from noise better than intensity alone;
-* foreground and background Gaussian mixtures (:mod:`.gmm`) fitted to the current labels; the
-  background model is learnt from a ring of ``background_margin_mm`` around the box plus background
-  strokes, i.e. from the tissue next to the object, not from the whole scan;
+* features per voxel: the intensity (HU / SUV) and, optionally, its Gaussian-smoothed value
+  (``smoothing_mm``);
+* foreground and background Gaussian mixtures (:mod:`.gmm`) fitted to the current labels (integer
+  CT: on the exact histogram); the background model is learnt from a ring of
+  ``background_margin_mm`` around the box plus background strokes, i.e. from the tissue next to the
+  object, not from the whole scan;
+* with foreground strokes: the first object model comes from the strokes, both models share one
+  covariance (partial-volume voxels split half-way) and a geodesic term (Price, Morse & Cohen,
+  CVPR 2010) lets the strokes reach along low-gradient paths;
 * data cost ``-log p(feature | model)``; contrast-sensitive n-links scaled by voxel face area
   (:func:`.graphcut.neighbourhood`); exact minimum cut with PyMaxflow (Boykov-Kolmogorov);
 * iterate fit -> cut until the labels stop changing or ``iterations`` is reached.
@@ -43,21 +47,24 @@ from .graphcut import contrast_beta, solve_cut
 #: Without it noisy synthetic objects get a one-voxel shell (Dice 0.92 on an ellipsoid); see
 #: docs/benchmarks/segment.md for its effect on the reference sets.
 SMOOTH_NOISE_FRACTION = 0.5
+#: mixture fitting budget: samples per model (non-integer or 2-feature data; integer HU use their exact
+#: histogram), EM steps of the first fit and of each warm-started refit
+GMM_SAMPLES, EM_FIRST, EM_NEXT = 8000, 10, 3
 
 
 def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[float],
             fg_seeds: np.ndarray | None = None, bg_seeds: np.ndarray | None = None,
-            iterations: int = 5, smoothness: float = 4.0, contrast: float = 1.0, geodesic: float = 30.0,
-            n_components: int = 4,
-            smoothing_mm: float = 0.0, background_margin_mm: float | None = None,
+            iterations: int = 5, smoothness: float = 2.0, contrast: float = 1.0, geodesic: float = 30.0,
+            n_components: int = 4, smoothing_mm: float = 0.0, background_margin_mm: float | None = None,
             max_graph_voxels: int = 400_000, keep: str = "auto", fill_holes: bool = True,
-            seed: int = 0, progress: Progress | None = None) -> np.ndarray:
+            star_shape: bool = False, seed: int = 0, progress: Progress | None = None) -> np.ndarray:
     """Segment the object in ``box`` by iterated graph cuts.
 
     Parameters
     ----------
     image : (Z, Y, X) or (Y, X) ndarray
-        CT in HU or PET (SUV, Bq/ml); a 2-D slice gives a 2-D cut (4-neighbourhood).
+        CT in HU or PET (SUV, Bq/ml); a 2-D slice (or a one-slice box) gives a 2-D cut with the
+        8-neighbourhood, a volume box a 3-D cut with the 6-neighbourhood.
     box : Box, optional
         Voxels outside it are background (``Box.rect`` for one slice). None = the whole image.
         When nothing lies outside the box and there are no ``bg_seeds``, the image's outer voxel
@@ -97,6 +104,13 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
         (a box holds one object; vessels cut off inside it are dropped).
     fill_holes : bool
         Fill enclosed holes slice by slice (a lesion contour includes its necrotic core).
+    star_shape : bool
+        Star-shape prior (Veksler, ECCV 2008) as a second stage: after the ordinary cut, the cut is
+        repeated with every voxel's path to a centre forced into the object, so holes and notches
+        open to the outside close (a lesion with a necrotic core on PET). Centre: the centroid of the
+        foreground strokes, else the box centre when it lies in the convex hull of the first cut,
+        else that cut's deepest voxel. If the constrained cut comes out empty the first cut is kept.
+        Off by default: it is a shape assumption, right for compact lesions, wrong for muscle or fat.
     seed : int
         Seed of the mixture sub-sampling: the same inputs and seed give the same mask.
     progress : callable(fraction, text), optional
@@ -109,6 +123,10 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
 
     Notes
     -----
+    * Draw the box tight (a few voxels of margin). The object model is learnt from the box: when
+      the object fills only a small part of a loose box and the ring around the box holds tissue
+      like the object (a nodule near the chest wall), the two mixtures can swap. In 3-D, vessels
+      touching a nodule may join it; a background stroke removes them.
     * Constant image (inside the working region): there is no intensity evidence, so the result
       is the box with the strokes applied (fg strokes added, bg strokes removed).
     * Overlapping foreground and background strokes raise :class:`InputError`.
@@ -175,11 +193,32 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
     res = _grabcut_region(crop, in_box, fg_c, bg_c, sp, iterations=int(iterations), smoothness=float(smoothness),
                           contrast=float(contrast), geodesic=float(geodesic), n_components=int(n_components),
                           smoothing_mm=float(smoothing_mm), max_graph_voxels=int(max_graph_voxels), seed=int(seed),
-                          progress=progress)
+                          progress=progress, star_center=_star_center(box, fg_c, region) if star_shape else None)
     res = _postprocess(res, fg_c, bg_c, keep=keep, fill=fill_holes)
     out[sl] = res
     progress(1.0, "GrabCut done")
     return out.reshape(np.shape(image))
+
+
+def _star_center(box: Box, fg_c: np.ndarray, region: Box) -> tuple[float, float, float]:
+    """Star centre in crop indices: the centroid of the foreground strokes, else the box centre."""
+    if fg_c.any():
+        return tuple(float(c) for c in ndi.center_of_mass(fg_c))
+    return ((box.z0 + box.z1 - 1) / 2 - region.z0, (box.y0 + box.y1 - 1) / 2 - region.y0,
+            (box.x0 + box.x1 - 1) / 2 - region.x0)
+
+
+def _inner_center(core: np.ndarray, preferred, sp) -> tuple[float, float, float]:
+    from skimage.morphology import convex_hull_image
+
+    active = [a for a in range(3) if core.shape[a] > 1]
+    squeezed = core.reshape([core.shape[a] for a in active])
+    hull = convex_hull_image(squeezed) if squeezed.ndim >= 2 else squeezed
+    p = np.clip(np.rint(preferred).astype(int), 0, np.array(core.shape) - 1)
+    if hull[tuple(p[a] for a in active)]:
+        return tuple(float(v) for v in preferred)
+    dist = ndi.distance_transform_edt(core, sampling=[s if n > 1 else 1.0 for s, n in zip(sp, core.shape, strict=True)])
+    return tuple(float(v) for v in np.unravel_index(int(np.argmax(dist)), dist.shape))
 
 
 def _postprocess(mask: np.ndarray, fg_c: np.ndarray, bg_c: np.ndarray, *, keep: str, fill: bool) -> np.ndarray:
@@ -241,16 +280,40 @@ def _border_layer(shape: Sequence[int]) -> np.ndarray:
     return m
 
 
-def _sample(feat: np.ndarray, mask: np.ndarray, n_max: int, seed: int) -> np.ndarray:
-    """Up to ``n_max`` feature rows of the True voxels of ``mask`` (random, seeded), shape (n, d)."""
+def _sample(feat: np.ndarray, mask: np.ndarray, n_max: int, seed: int, integer: bool = False
+            ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Training data of a mixture: (samples (n, d), weights or None).
+
+    One ``integer``-valued feature (CT in HU): the exact histogram of all voxels of ``mask`` (distinct
+    values and counts). Otherwise up to ``n_max`` random rows (seeded).
+    """
+    d = feat.shape[-1]
+    if d == 1:
+        v = feat[..., 0][mask]
+        if integer and v.size:
+            lo = float(v.min())
+            counts = np.bincount((v - lo).astype(np.int64))
+            vals = np.nonzero(counts)[0]
+            return (vals + lo).astype(np.float64)[:, None], counts[vals].astype(np.float64)
+        if v.size > n_max:
+            v = v[np.random.default_rng(seed).integers(0, v.size, n_max)]
+        return v[:, None], None
     idx = np.flatnonzero(mask)
     if idx.size > n_max:
         idx = idx[np.random.default_rng(seed).integers(0, idx.size, n_max)]
-    return feat.reshape(-1, feat.shape[-1])[idx]
+    return feat.reshape(-1, d)[idx], None
+
+
+def _is_integer_valued(a: np.ndarray) -> bool:
+    """True when every value is a whole number within a 65536-wide range (checked on a sub-grid first)."""
+    sub = a.reshape(-1)[:: max(1, a.size // 200_000)]
+    if not np.array_equal(sub, np.round(sub)):
+        return False
+    return bool(np.array_equal(a, np.round(a)) and float(a.max()) - float(a.min()) < 65536)
 
 
 def _grabcut_region(crop, in_box, fg_c, bg_c, sp, *, iterations, smoothness, contrast, geodesic, n_components,
-                    smoothing_mm, max_graph_voxels, seed, progress) -> np.ndarray:
+                    smoothing_mm, max_graph_voxels, seed, progress, star_center=None) -> np.ndarray:
     feat = _features(crop, sp, smoothing_mm)
     floor = _var_floor(feat, SMOOTH_NOISE_FRACTION)
     if not (~(in_box | fg_c) | bg_c).any():
@@ -263,23 +326,38 @@ def _grabcut_region(crop, in_box, fg_c, bg_c, sp, *, iterations, smoothness, con
     free = in_box & ~fg_c & ~bg_c
     labels = (in_box | fg_c) & ~bg_c          # Rother's start: the box (and fg strokes) are foreground
     bg_train = ~labels
-    beta = contrast_beta(crop, seed=seed) * contrast
-    opts = dict(smoothness=smoothness, n_components=n_components, seed=seed, beta=beta, sp=sp, floor=floor)
+    full_beta = contrast_beta(crop, seed=seed)
+    beta = full_beta * contrast
+    opts = dict(smoothness=smoothness, n_components=n_components, seed=seed, beta=beta, sp=sp, floor=floor,
+                star_center=star_center)
     if int(free.sum()) > max_graph_voxels and min(crop.shape) > 1:
         return _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, iterations=iterations,
-                           geodesic=geodesic, max_graph_voxels=max_graph_voxels, progress=progress, **opts)
+                           geodesic=geodesic, max_graph_voxels=max_graph_voxels, progress=progress,
+                           full_beta=full_beta, **opts)
     # with foreground strokes the first foreground model comes from the strokes (the user's evidence),
     # both models share one covariance and the geodesic term adds the strokes' reach
     geo = None
     if fg_c.any() and geodesic > 0:
         geo = _geodesic_costs(feat[..., -1], free, fg_c, ~free & ~fg_c, sp, weight=geodesic)
+    star = opts.pop("star_center")
     labels, _, _ = _iterate(crop, feat, free, fixed_fg, labels, bg_train, iterations=iterations, progress=progress,
                             fg_train=fg_c if fg_c.any() else None, pooled=bool(fg_c.any()), geo=geo, **opts)
+    if star is not None and labels.any():
+        # star-shape refinement around the box centre when it lies within the convex hull of the
+        # unconstrained result (e.g. a necrotic core inside a bright rim), else around that result's
+        # deepest voxel; with strokes, around their centroid
+        if not fg_c.any():
+            star = _inner_center(largest_component(labels), star, sp)
+        starred, _, _ = _iterate(crop, feat, free, fixed_fg, labels, ~labels, iterations=max(1, iterations // 2),
+                                 progress=progress, pooled=bool(fg_c.any()), geo=geo, star_center=star, **opts)
+        # a centre whose own voxels look like background empties the star: keep the unconstrained cut then
+        if starred.sum() > fixed_fg.sum():
+            labels = starred
     return labels
 
 
 def _iterate(crop, feat, free, fixed_fg, labels, bg_train, *, iterations, smoothness, n_components, seed, beta, sp,
-             floor, progress, fg_train=None, pooled=False, geo=None):
+             floor, progress, fg_train=None, pooled=False, geo=None, star_center=None):
     """Rother's loop: fit both mixtures to the current labels, cut, repeat until the labels are stable.
 
     ``fg_train`` (default ``labels``) and ``bg_train`` are the voxels of the first fit; later rounds
@@ -288,25 +366,28 @@ def _iterate(crop, feat, free, fixed_fg, labels, bg_train, *, iterations, smooth
     d = feat.shape[-1]
     flat = np.flatnonzero(free)
     x_free = feat.reshape(-1, d)[flat]
+    integer = d == 1 and _is_integer_valued(feat)
     fg_model = bg_model = None
     fg_train = labels if fg_train is None else fg_train
     for it in range(iterations):
-        fg_x = _sample(feat, fg_train, 8000, seed + it)
-        bg_x = _sample(feat, bg_train, 8000, seed + 1000 + it)
+        fg_x, fg_w = _sample(feat, fg_train, GMM_SAMPLES, seed + it, integer)
+        bg_x, bg_w = _sample(feat, bg_train, GMM_SAMPLES, seed + 1000 + it, integer)
         if fg_x.shape[0] == 0 or bg_x.shape[0] == 0:
             break
         fg_model = fit_gmm(fg_x, n_components=n_components, min_var=floor, seed=seed + it, init=fg_model,
-                           n_iter=10 if fg_model is None else 3)
+                           n_iter=EM_FIRST if fg_model is None else EM_NEXT, sample_weight=fg_w)
         bg_model = fit_gmm(bg_x, n_components=n_components, min_var=floor, seed=seed + 1000 + it, init=bg_model,
-                           n_iter=10 if bg_model is None else 3)
-        fg_use, bg_use = _pool(fg_model, bg_model, fg_x.shape[0], bg_x.shape[0]) if pooled else (fg_model, bg_model)
+                           n_iter=EM_FIRST if bg_model is None else EM_NEXT, sample_weight=bg_w)
+        n_fg = fg_x.shape[0] if fg_w is None else fg_w.sum()
+        n_bg = bg_x.shape[0] if bg_w is None else bg_w.sum()
+        fg_use, bg_use = _pool(fg_model, bg_model, n_fg, n_bg) if pooled else (fg_model, bg_model)
         cost_fg = -fg_use.log_likelihood(x_free)
         cost_bg = -bg_use.log_likelihood(x_free)
         if geo is not None:
             cost_fg = cost_fg + geo[0]
             cost_bg = cost_bg + geo[1]
         new = solve_cut(free, fixed_fg, cost_fg, cost_bg, crop, sp, beta=beta, smoothness=smoothness,
-                        free_index=flat)
+                        free_index=flat, star_center=star_center)
         changed = int(np.count_nonzero(new.ravel()[flat] != labels.ravel()[flat]))
         labels = new
         fg_train, bg_train = labels, ~labels
@@ -410,7 +491,7 @@ def _factors(shape, sp, n_free, max_graph_voxels) -> list[int]:
 
 
 def _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, *, iterations, geodesic, max_graph_voxels,
-                progress, smoothness, n_components, seed, beta, sp, floor):
+                progress, smoothness, n_components, seed, beta, sp, floor, full_beta, star_center=None):
     """Coarse-to-fine (Lombaert et al., ICCV 2005): iterate on a block-averaged grid, then cut a band
     of ``max(f)`` voxels around the up-sampled boundary at full resolution."""
     f = _factors(crop.shape, sp, int(free.sum()), max_graph_voxels)
@@ -423,22 +504,26 @@ def _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, *, iteration
     c_labels = _block_reduce(labels, f, "any") & ~c_fixed_bg
     c_bg_train = _block_reduce(bg_train, f, "any") | c_fixed_bg
     progress(0.05, f"coarse grid {ccrop.shape} (factors {tuple(f)})")
-    c_beta = contrast_beta(ccrop, seed=seed) * (beta / max(contrast_beta(crop, seed=seed), 1e-30))
+    c_beta = contrast_beta(ccrop, seed=seed) * (beta / max(full_beta, 1e-30))
     geo = None
     if c_fixed_fg.any() and geodesic > 0:
         geo = _geodesic_costs(cfeat[..., -1], c_free, c_fixed_fg, ~c_free & ~c_fixed_fg, csp, weight=geodesic)
     c_out, _, _ = _iterate(ccrop, cfeat, c_free, c_fixed_fg, c_labels, c_bg_train, iterations=iterations,
                            smoothness=smoothness, n_components=n_components, seed=seed, beta=c_beta, sp=csp,
                            floor=floor, progress=lambda fr, t: progress(0.05 + 0.7 * fr, "coarse " + t),
-                           fg_train=c_fixed_fg if c_fixed_fg.any() else None, pooled=bool(c_fixed_fg.any()), geo=geo)
-    up = _upsample(c_out, f, crop.shape)
-    r = max(f)
+                           fg_train=c_fixed_fg if c_fixed_fg.any() else None, pooled=bool(c_fixed_fg.any()), geo=geo,
+                           star_center=None if star_center is None else tuple(
+                               (c - (f[a] - 1) / 2) / f[a] for a, c in enumerate(star_center)))
+    # band: coarse voxels on the coarse boundary and their 6-neighbours, at full resolution
     st = ndi.generate_binary_structure(3, 1)
-    band = (ndi.binary_dilation(up, st, iterations=r) & ~ndi.binary_erosion(up, st, iterations=r)) & free
+    c_edge = ndi.binary_dilation(c_out, st) & ~ndi.binary_erosion(c_out, st, border_value=1)
+    c_band = ndi.binary_dilation(c_edge, st)
+    up = _upsample(c_out, f, crop.shape)
+    band = _upsample(c_band, f, crop.shape) & free
     fixed = (up & ~band & free) | fixed_fg
     labels0 = (up & free) | fixed_fg
     progress(0.8, f"refining a band of {int(band.sum())} voxels at full resolution")
-    out, _, _ = _iterate(crop, feat, band, fixed, labels0, ~labels0, iterations=3, smoothness=smoothness,
+    out, _, _ = _iterate(crop, feat, band, fixed, labels0, ~labels0, iterations=1, smoothness=smoothness,
                          n_components=n_components, seed=seed + 7, beta=beta, sp=sp, floor=floor,
-                         progress=lambda fr, t: None, pooled=bool(fg_c.any()))
+                         progress=lambda fr, t: None, pooled=bool(fg_c.any()), star_center=star_center)
     return out
