@@ -144,3 +144,16 @@ def test_distance_closing_equals_scipy_disk_closing(spacing, radius):
     peer = ndi.binary_closing(mask, structure=_disk(radius, spacing), border_value=0)
     assert np.array_equal(_closing(mask, radius, spacing), peer)
     assert radius < max(spacing) or not np.array_equal(peer, mask)  # the closing did something
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fill_holes_equals_scipy(seed):
+    from scipy import ndimage as ndi
+
+    from medlabel.bodycomp.tissues import _fill_holes
+
+    rng = np.random.default_rng(seed)
+    mask = ndi.gaussian_filter(rng.random((80, 95)), 1.5) > 0.5
+    peer = ndi.binary_fill_holes(mask)
+    assert np.array_equal(_fill_holes(mask), peer)
+    assert peer.sum() > mask.sum()  # the random field has holes

@@ -156,6 +156,19 @@ def _label_max(values: np.ndarray, lab: np.ndarray, n: int, *, minimum: bool = F
     return out[1:]
 
 
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``ndi.binary_fill_holes`` (background 4-connected to the image border is not a hole) by one
+    labelling of the background instead of iterated dilations."""
+    lab, n = ndi.label(~mask)
+    if n == 0:
+        return mask.copy()
+    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+    outside = np.zeros(n + 1, bool)
+    outside[border] = True
+    outside[0] = True
+    return mask | ~outside[lab]
+
+
 def _closing(mask: np.ndarray, radius_mm: float, spacing_yx: tuple[float, float]) -> np.ndarray:
     """Binary closing with the Euclidean disk of ``radius_mm`` (outside the image counts as
     background), the same as ``ndi.binary_closing(mask, _disk(radius_mm), border_value=0)`` but
@@ -283,7 +296,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     body = ndi.binary_opening(body, structure=_disk(2.0, spacing_yx)) if body.any() else body
     if not body.any():
         return _SliceLabels(empty, empty, empty, empty, empty, empty)
-    body = ndi.binary_fill_holes(_largest(body))
+    body = _fill_holes(_largest(body))
     depth_body = ndi.distance_transform_edt(body, sampling=spacing_yx)
     inner = depth_body > skin_mm
     muscle_win = _in(hu, win.muscle_hu)
@@ -316,12 +329,12 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     comp = np.zeros_like(body)
     for r in (close_mm, 2 * close_mm, 4 * close_mm):
         closed = _closing(wall, r, spacing_yx)
-        comp = (ndi.binary_fill_holes(closed) & body) | ray_comp
+        comp = (_fill_holes(closed) & body) | ray_comp
         comp = _largest(comp)
         # a closed ring encloses the cavity: its filled area is far larger than the wall itself
         if comp.sum() > 1.6 * (comp & wall).sum():
             break
-    comp = ndi.binary_fill_holes(comp)
+    comp = _fill_holes(comp)
     # subcutaneous fat pockets that the closing enclosed (deep SAT behind a fascia line): fat regions
     # of the compartment that touch its outline and stay shallow belong to SAT
     fat_in = comp & ~wall & _in(hu, win.sat_hu)
@@ -334,11 +347,11 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         pockets = idx[np.asarray(touches) & (np.asarray(deep) <= pocket_mm)]
         if len(pockets):
             comp = comp & ~np.isin(lab_f, pockets)
-            comp = ndi.binary_fill_holes(_largest(comp))
+            comp = _fill_holes(_largest(comp))
 
     # vertebra: the dense region (holes filled: spinal canal) nearest the posterior midline
     bone_close = _disk(max(2.0, 1.5 * max(sy, sx)), spacing_yx)
-    dense_filled = ndi.binary_fill_holes(ndi.binary_closing(dense, structure=bone_close) | dense)
+    dense_filled = _fill_holes(ndi.binary_closing(dense, structure=bone_close) | dense)
     vertebra = np.zeros_like(body)
     yy, xx = np.nonzero(comp)
     cy, cx = yy.mean(), xx.mean()
@@ -350,7 +363,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     # vertebra), fall back to the unmerged bone
     for radius in (vertebra_close_mm, 0.0):
         if radius > 0:
-            merged = ndi.binary_fill_holes(_closing(np.pad(dense & comp, 8), radius, spacing_yx))[8:-8, 8:-8]
+            merged = _fill_holes(_closing(np.pad(dense & comp, 8), radius, spacing_yx))[8:-8, 8:-8]
         else:
             merged = dense_filled & comp
         lab_d, n_d = ndi.label(merged & comp)
@@ -379,7 +392,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         half = int(round(canal_close_mm / sx))
         pad = half + 2
         closed_v = ndi.binary_closing(np.pad(vertebra, pad), structure=np.ones((1, 2 * half + 1), bool))
-        closed_v = ndi.binary_fill_holes(closed_v)[pad:-pad, pad:-pad]
+        closed_v = _fill_holes(closed_v)[pad:-pad, pad:-pad]
         cand_c = closed_v & ~vertebra & comp & ~(hu > win.muscle_hu[1])
         cy_rows = np.nonzero(v_core.any(axis=1))[0]
         front_row = cy_rows.min() if posterior > 0 else cy_rows.max()
@@ -527,7 +540,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
                 steps = int(np.ceil(3.0 / min(sy, sx)))
                 region = ndi.binary_dilation(region, iterations=steps, mask=zone)
             muscle |= region
-            envelope |= ndi.binary_fill_holes(region)
+            envelope |= _fill_holes(region)
 
     imat = envelope & _in(hu, win.imat_hu) & ~muscle
     # the outermost pixel ring of the body is skin (partial volume with air), never SAT
