@@ -91,7 +91,7 @@ def main(argv=None):
         limgs = out = None
 
         segs = {f"annotator{k + 1}": {f"label{lv}": labs[k] == lv for lv in range(1, 5)} for k in range(5)}
-        t_tab, tabs = timed(lambda: agreement_tables(segs, spacing_mm=(1.0, 0.8, 0.8)), 1)
+        t_tab, tabs = timed(lambda: agreement_tables(segs, spacing_mm=(1.0, 0.8, 0.8)), args.repeat)
         print(f"agreement table 5 annotators x 4 structures (pairwise Dice/IoU/HD95/MSD/surface Dice): "
               f"{t_tab:.2f} s ({len(tabs['pairwise'])} rows)")
         t_tab, tabs = timed(lambda: agreement_tables(segs, spacing_mm=(1.0, 0.8, 0.8), surface=False), args.repeat)

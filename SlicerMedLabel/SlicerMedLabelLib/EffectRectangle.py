@@ -1,4 +1,5 @@
-"""Rubber-band rectangle for Segment Editor effects: drag with the left button in a slice view.
+"""Rubber-band rectangle (drag with the left button in a slice view) and small shared helpers
+of the GrabCut and Back projection Segment Editor effects (source volume, Apply with undo).
 
 Used by the GrabCut and Back projection effects. It only draws the rectangle and reports its two
 corners as IJK points of the source volume; the logic (``segment_effect_logic``) makes the box.
@@ -71,3 +72,21 @@ class EffectRectangle:
             self.scriptedEffect.removeActor2D(viewWidget, actor)
         self.actors = {}
         self.start = None
+
+
+def sourceVolumeNode(scriptedEffect):
+    """The Segment Editor's source volume (``GetMasterVolumeNode`` before Slicer 5.3)."""
+    p = scriptedEffect.parameterSetNode()
+    return p.GetSourceVolumeNode() if hasattr(p, "GetSourceVolumeNode") else p.GetMasterVolumeNode()
+
+
+def applyToSelectedSegment(scriptedEffect, logic, mask, volumeNode, mode):
+    """One undo step, then Set / Add / Remove ``mask`` in the selected segment (masking settings apply)."""
+    import slicer
+
+    modes = {"Set": slicer.qSlicerSegmentEditorAbstractEffect.ModificationModeSet,
+             "Add": slicer.qSlicerSegmentEditorAbstractEffect.ModificationModeAdd,
+             "Remove": slicer.qSlicerSegmentEditorAbstractEffect.ModificationModeRemove}
+    oriented = logic.maskToOrientedImage(mask, volumeNode)
+    scriptedEffect.saveStateForUndo()
+    scriptedEffect.modifySelectedSegmentByLabelmap(oriented, modes[mode])

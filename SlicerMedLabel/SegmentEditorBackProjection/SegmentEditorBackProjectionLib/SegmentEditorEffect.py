@@ -164,8 +164,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         slicer.app.processEvents()
 
     def _volume(self):
-        p = self.scriptedEffect.parameterSetNode()
-        return p.GetSourceVolumeNode() if hasattr(p, "GetSourceVolumeNode") else p.GetMasterVolumeNode()
+        from SlicerMedLabelLib.EffectRectangle import sourceVolumeNode
+
+        return sourceVolumeNode(self.scriptedEffect)
 
     def onRectangle(self, ijkA, ijkB, viewWidget):
         with slicer.util.tryWithErrorDisplay("Back projection failed.", waitCursor=True):
@@ -194,12 +195,10 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         with slicer.util.tryWithErrorDisplay("Could not apply the back projection.", waitCursor=True):
             if self.mask is None:
                 raise ValueError("Drag a rectangle over the tissue first.")
-            modes = {"Set": slicer.qSlicerSegmentEditorAbstractEffect.ModificationModeSet,
-                     "Add": slicer.qSlicerSegmentEditorAbstractEffect.ModificationModeAdd,
-                     "Remove": slicer.qSlicerSegmentEditorAbstractEffect.ModificationModeRemove}
-            oriented = self.logic.maskToOrientedImage(self.mask, self._volume())
-            self.scriptedEffect.saveStateForUndo()
-            self.scriptedEffect.modifySelectedSegmentByLabelmap(oriented, modes[self.operationCombo.currentData])
+            from SlicerMedLabelLib.EffectRectangle import applyToSelectedSegment
+
+            applyToSelectedSegment(self.scriptedEffect, self.logic, self.mask, self._volume(),
+                                   self.operationCombo.currentData)
             self.onCancel()
 
     def onCancel(self):

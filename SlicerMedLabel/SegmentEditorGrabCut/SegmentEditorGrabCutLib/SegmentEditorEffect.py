@@ -41,8 +41,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         return qt.QIcon(path) if os.path.exists(path) else qt.QIcon()
 
     def helpText(self):
-        return ("<html>Segment the object inside a box.<p><b>Left-drag</b> a rectangle around the object in a slice "
-                "view: everything outside it is background. The cut runs on that slice, or on a box of "
+        return ("<html>Segment the object inside a box.<p><b>Left-drag</b> a tight rectangle around the object in a "
+                "slice view: the rectangle's outline and everything outside it is background. The cut runs on that "
+                "slice, or on a box of "
                 "<i>depth</i> slices on each side (3-D). For an object with the same intensity as its "
                 "surroundings, paint a rough <b>foreground stroke</b> (and optionally a background stroke) into "
                 "helper segments with Paint and select them here. The preview is shown in yellow; <b>Apply</b> "
@@ -165,8 +166,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         slicer.app.processEvents()
 
     def _volume(self):
-        p = self.scriptedEffect.parameterSetNode()
-        return p.GetSourceVolumeNode() if hasattr(p, "GetSourceVolumeNode") else p.GetMasterVolumeNode()
+        from SlicerMedLabelLib.EffectRectangle import sourceVolumeNode
+
+        return sourceVolumeNode(self.scriptedEffect)
 
     def onRectangle(self, ijkA, ijkB, viewWidget):
         with slicer.util.tryWithErrorDisplay("GrabCut failed.", waitCursor=True):
@@ -191,12 +193,10 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         with slicer.util.tryWithErrorDisplay("Could not apply the GrabCut result.", waitCursor=True):
             if self.mask is None:
                 raise ValueError("Drag a rectangle around the object first.")
-            modes = {"Set": slicer.qSlicerSegmentEditorAbstractEffect.ModificationModeSet,
-                     "Add": slicer.qSlicerSegmentEditorAbstractEffect.ModificationModeAdd,
-                     "Remove": slicer.qSlicerSegmentEditorAbstractEffect.ModificationModeRemove}
-            oriented = self.logic.maskToOrientedImage(self.mask, self._volume())
-            self.scriptedEffect.saveStateForUndo()
-            self.scriptedEffect.modifySelectedSegmentByLabelmap(oriented, modes[self.operationCombo.currentData])
+            from SlicerMedLabelLib.EffectRectangle import applyToSelectedSegment
+
+            applyToSelectedSegment(self.scriptedEffect, self.logic, self.mask, self._volume(),
+                                   self.operationCombo.currentData)
             self.onCancel()
 
     def onCancel(self):

@@ -295,3 +295,18 @@ def test_lidc_nodule_3d_tight_box():
     m = grabcut(ct.array, box, spacing_mm=ct.spacing_mm)
     assert dice(m, ref) > 0.85
     assert not m[~box.to_mask(ref.shape)].any()
+
+
+def test_box_outline_is_background_unless_clipped_or_disabled():
+    rng = np.random.default_rng(9)
+    truth = np.zeros((40, 40), bool)
+    truth[10:30, 10:30] = True
+    img = (np.where(truth, 100.0, 0.0) + rng.normal(0, 10, truth.shape)).astype(np.float32)
+    box = Box.rect(0, 10, 30, 10, 30)                       # the object fills the box exactly
+    m = grabcut(img, box, spacing_mm=(1.0, 1.0))
+    outline = truth & ~ndi.binary_erosion(truth)
+    assert not m[outline].any() and m[11:29, 11:29].mean() > 0.99   # the drawn outline is background
+    free = grabcut(img, box, spacing_mm=(1.0, 1.0), border_is_background=False)
+    assert dice(free, truth) > 0.99
+    corner = grabcut(img[10:, 10:], Box.rect(0, 0, 20, 0, 20), spacing_mm=(1.0, 1.0))   # sides on the image edge
+    assert corner[:19, :19].mean() > 0.99 and corner[0, :19].mean() > 0.9   # image-edge sides stay free

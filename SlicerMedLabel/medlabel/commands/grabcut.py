@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep", choices=("auto", "largest", "seeded", "all"), default="auto",
                    help="connected parts to keep (default auto: seeded with strokes, else largest)")
     p.add_argument("--no-fill-holes", action="store_true", help="do not fill enclosed holes per slice")
+    p.add_argument("--border-free", action="store_true",
+                   help="do not treat the box outline as background (when the object reaches the box edge)")
     p.add_argument("--star-shape", action="store_true",
                    help="star-shape prior around the box centre (compact lesions, e.g. a necrotic lesion on PET)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the mixture sampling (default 0)")
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     bg = read_mask(args.bg_seeds, args.bg_segment, image, "--bg-seeds") if args.bg_seeds else None
     params = dict(iterations=args.iterations, smoothness=args.smoothness, geodesic=args.geodesic,
                   smoothing_mm=args.smoothing_mm, n_components=args.components, keep=args.keep,
-                  fill_holes=not args.no_fill_holes, star_shape=args.star_shape, seed=args.seed)
+                  fill_holes=not args.no_fill_holes, star_shape=args.star_shape,
+                  border_is_background=not args.border_free, seed=args.seed)
     bar, progress = progress_bar()
     try:
         mask = grabcut(image.array, box, spacing_mm=image.spacing_mm, fg_seeds=fg, bg_seeds=bg,

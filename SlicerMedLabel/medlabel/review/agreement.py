@@ -99,7 +99,6 @@ def _inplane_edt(surface: np.ndarray, spacing: np.ndarray) -> np.ndarray:
     OpenCV's ``distanceTransform`` (DIST_L2, precise mask: exact Euclidean) when the in-plane pixels
     are square, else SciPy per slice with the (y, x) spacing.
     """
-    nz = surface.shape[0]
     out = np.empty(surface.shape, np.float32)
     has = surface.any(axis=(1, 2))
     out[~has] = np.inf
@@ -111,17 +110,25 @@ def _inplane_edt(surface: np.ndarray, spacing: np.ndarray) -> np.ndarray:
             import cv2
         except ImportError:  # pragma: no cover - cv2 is a test dependency; SciPy does the same, slower
             cv2 = None
-    for k in range(nz):
-        if not has[k]:
-            continue
-        if cv2 is not None:
-            cv2.distanceTransform(src[k], cv2.DIST_L2, cv2.DIST_MASK_PRECISE, dst=out[k])  # pixels
-        else:
-            from scipy import ndimage as ndi
-
-            out[k] = ndi.distance_transform_edt(src[k], sampling=(sy, sx))
+    slices = np.flatnonzero(has)
     if cv2 is not None:
+        def one(k):
+            cv2.distanceTransform(src[k], cv2.DIST_L2, cv2.DIST_MASK_PRECISE, dst=out[k])  # in pixels
+
+        if len(slices) > 8:  # OpenCV releases the GIL: two threads use both cores
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(one, slices))
+        else:
+            for k in slices:
+                one(k)
         out *= np.float32(sx)
+    else:
+        from scipy import ndimage as ndi
+
+        for k in slices:
+            out[k] = ndi.distance_transform_edt(src[k], sampling=(sy, sx))
     return out
 
 
@@ -133,7 +140,7 @@ def _z_pass(inplane: np.ndarray, index: np.ndarray, sz: float) -> np.ndarray:
     flat = inplane.reshape(-1)
     z = index[:, 0]
     lin = z * plane + index[:, 1] * inplane.shape[2] + index[:, 2]
-    best = flat[lin].astype(np.float64) ** 2
+    best = np.square(flat[lin], dtype=np.float64)
     active = np.arange(len(z))
     dz = 1
     while dz < nz and active.size:
@@ -145,7 +152,8 @@ def _z_pass(inplane: np.ndarray, index: np.ndarray, sz: float) -> np.ndarray:
         for sign in (1, -1):
             ok = (za + dz < nz) if sign > 0 else (za >= dz)
             sel = active[ok]
-            cand = flat[la[ok] + sign * dz * plane].astype(np.float64) ** 2 + step2
+            cand = np.square(flat[la[ok] + sign * dz * plane], dtype=np.float64)
+            cand += step2
             np.minimum(best[sel], cand, out=cand)
             best[sel] = cand
         dz += 1

@@ -57,7 +57,8 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
             iterations: int = 5, smoothness: float = 2.0, contrast: float = 1.0, geodesic: float = 30.0,
             n_components: int = 4, smoothing_mm: float = 0.0, background_margin_mm: float | None = None,
             max_graph_voxels: int = 400_000, keep: str = "auto", fill_holes: bool = True,
-            star_shape: bool = False, seed: int = 0, progress: Progress | None = None) -> np.ndarray:
+            star_shape: bool = False, border_is_background: bool = True, seed: int = 0,
+            progress: Progress | None = None) -> np.ndarray:
     """Segment the object in ``box`` by iterated graph cuts.
 
     Parameters
@@ -111,6 +112,11 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
         foreground strokes, else the box centre when it lies in the convex hull of the first cut,
         else that cut's deepest voxel. If the constrained cut comes out empty the first cut is kept.
         Off by default: it is a shape assumption, right for compact lesions, wrong for muscle or fat.
+    border_is_background : bool
+        The box's own outline (one voxel thick, on every side that lies inside the image) is hard
+        background: a drawn box encloses the object. This keeps a loose box from flipping object
+        and background when the box holds mostly background tissue. Sides clipped by the image
+        edge are not constrained (the object may touch the image edge).
     seed : int
         Seed of the mixture sub-sampling: the same inputs and seed give the same mask.
     progress : callable(fraction, text), optional
@@ -144,6 +150,7 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
     shape = img.shape
     if box is None:
         box = Box(0, shape[0], 0, shape[1], 0, shape[2])
+        border_is_background = False
     if not isinstance(box, Box):
         raise InputError(f"box must be a medlabel.segment.Box (or None for the whole image); got {type(box).__name__}")
     box = box.check(shape, "box")
@@ -190,6 +197,8 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
         out[sl] = (in_box | fg_c) & ~bg_c
         progress(1.0, "GrabCut done (constant image)")
         return out.reshape(np.shape(image))
+    if border_is_background:
+        bg_c = bg_c | (_box_outline(box, region, shape, in_plane) & ~fg_c)
     res = _grabcut_region(crop, in_box, fg_c, bg_c, sp, iterations=int(iterations), smoothness=float(smoothness),
                           contrast=float(contrast), geodesic=float(geodesic), n_components=int(n_components),
                           smoothing_mm=float(smoothing_mm), max_graph_voxels=int(max_graph_voxels), seed=int(seed),
@@ -198,6 +207,28 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
     out[sl] = res
     progress(1.0, "GrabCut done")
     return out.reshape(np.shape(image))
+
+
+def _box_outline(box: Box, region: Box, shape, in_plane: bool) -> np.ndarray:
+    """One-voxel outline of ``box`` in crop coordinates, on the sides that lie inside the image."""
+    out = np.zeros(region.shape, bool)
+    z0, z1, y0, y1, x0, x1 = (box.z0 - region.z0, box.z1 - region.z0, box.y0 - region.y0, box.y1 - region.y0,
+                              box.x0 - region.x0, box.x1 - region.x0)
+    zs = slice(z0, z1)
+    if box.y0 > 0:
+        out[zs, y0, x0:x1] = True
+    if box.y1 < shape[1]:
+        out[zs, y1 - 1, x0:x1] = True
+    if box.x0 > 0:
+        out[zs, y0:y1, x0] = True
+    if box.x1 < shape[2]:
+        out[zs, y0:y1, x1 - 1] = True
+    if not in_plane and box.z1 - box.z0 > 2:
+        if box.z0 > 0:
+            out[z0, y0:y1, x0:x1] = True
+        if box.z1 < shape[0]:
+            out[z1 - 1, y0:y1, x0:x1] = True
+    return out
 
 
 def _star_center(box: Box, fg_c: np.ndarray, region: Box) -> tuple[float, float, float]:
