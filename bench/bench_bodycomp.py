@@ -97,6 +97,22 @@ def main() -> int:
         print(f"    {n:18s} {dice(peer[n], ref[n]):9.3f} {dice(ours[n], ref[n]):9.3f} {min(per):15.3f} "
               f"{ours[n].sum() / ref[n].sum():13.3f}")
 
+    # independent look with TotalSegmentator's `total` labels (v2 ids) on the same scan: how much of
+    # each organ our muscle takes, how much of the back muscles and psoas it keeps
+    seg = io.read_image(DATA / "totalsegmentator" / "example_seg.nii.gz").array
+    parts = {"spinal cord": [79], "kidneys": [2, 3], "spleen": [1], "liver": [5], "back muscles": [86, 87],
+             "iliopsoas": [88, 89]}
+    frac = {n: (ours["skeletal_muscle"] & np.isin(seg, ids)).sum() / np.isin(seg, ids).sum()
+            for n, ids in parts.items()}
+    print("    fraction of TotalSegmentator `total` labels inside our muscle: "
+          + ", ".join(f"{n} {v:.3f}" for n, v in frac.items()))
+    # the HU-window definition: TotalSegmentator's torso fat includes -50..-30 HU, Alberta VAT does not
+    wide = label_tissues(ct, preset="fat_190_30")
+    tf_wide = wide["visceral_fat"].mask | wide["intermuscular_fat"].mask
+    print(f"    torso fat with VAT -190..-30 HU (preset fat_190_30): Dice {dice(tf_wide, ref['torso_fat']):.3f}; "
+          f"muscle + IMAT vs reference muscle: Dice "
+          f"{dice(ours['skeletal_muscle'] | lab['intermuscular_fat'].mask, ref['skeletal_muscle']):.3f}")
+
     # 3 -- metrics vs SimpleITK --------------------------------------------------------------------
     import SimpleITK as sitk
 

@@ -96,6 +96,64 @@ def test_real_ct_against_totalsegmentator_tissue_types():
     labels = label_tissues(ct)
     ours = {"skeletal_muscle": labels["skeletal_muscle"].mask, "subcutaneous_fat": labels["subcutaneous_fat"].mask,
             "torso_fat": labels["visceral_fat"].mask | labels["intermuscular_fat"].mask}
-    assert dice(ours["skeletal_muscle"], ref["skeletal_muscle"]) >= 0.80
-    assert dice(ours["subcutaneous_fat"], ref["subcutaneous_fat"]) >= 0.92
-    assert dice(ours["torso_fat"], ref["torso_fat"]) >= 0.79
+    assert dice(ours["skeletal_muscle"], ref["skeletal_muscle"]) >= 0.855
+    assert dice(ours["subcutaneous_fat"], ref["subcutaneous_fat"]) >= 0.94
+    assert dice(ours["torso_fat"], ref["torso_fat"]) >= 0.82
+    # the muscle area is within 5 % of the reference's (it was 12 % too large before the rib-cage,
+    # crus and canal rules)
+    assert abs(ours["skeletal_muscle"].sum() / ref["skeletal_muscle"].sum() - 1) < 0.05
+
+
+def test_real_ct_organs_stay_out_of_muscle_and_muscles_stay_in():
+    """Independent check with TotalSegmentator's `total` organ and muscle labels on example_ct_sm.
+
+    Label ids of the TotalSegmentator v2 class map: 1 spleen, 2/3 kidneys, 5 liver, 79 spinal cord,
+    86/87 autochthonous back muscles, 88/89 iliopsoas. Before the rib-cage, canal and psoas rules,
+    half the spinal cord and 8 % of the kidneys were labelled muscle.
+    """
+    from medlabel import io
+
+    ct = io.read_image(data_path("totalsegmentator/example_ct_sm.nii.gz"))
+    seg = io.read_image(data_path("totalsegmentator/example_seg.nii.gz")).array
+    muscle = label_tissues(ct)["skeletal_muscle"].mask
+
+    def inside(ids):
+        region = np.isin(seg, ids)
+        assert region.sum() > 300, ids  # the labels are there
+        return (muscle & region).sum() / region.sum()
+
+    assert inside([79]) < 0.20          # spinal canal
+    assert inside([2, 3]) < 0.05        # kidneys
+    assert inside([1]) < 0.02           # spleen
+    assert inside([5]) < 0.015          # liver
+    assert inside([86, 87]) > 0.95      # back muscles
+    assert inside([88, 89]) > 0.84      # psoas
+
+
+@pytest.mark.parametrize("spacing", [(0.8, 0.8), (3.0, 3.0), (0.7, 1.1)])
+@pytest.mark.parametrize("radius", [2.0, 6.0, 16.0])
+def test_distance_closing_equals_scipy_disk_closing(spacing, radius):
+    """The distance-transform closing used for speed gives exactly scipy's closing with the disk."""
+    from scipy import ndimage as ndi
+
+    from medlabel.bodycomp.tissues import _closing, _disk
+
+    rng = np.random.default_rng(int(radius))
+    mask = ndi.gaussian_filter(rng.random((90, 110)), 2) > 0.52
+    mask[:, :2] = True  # touches the image border
+    peer = ndi.binary_closing(mask, structure=_disk(radius, spacing), border_value=0)
+    assert np.array_equal(_closing(mask, radius, spacing), peer)
+    assert radius < max(spacing) or not np.array_equal(peer, mask)  # the closing did something
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fill_holes_equals_scipy(seed):
+    from scipy import ndimage as ndi
+
+    from medlabel.bodycomp.tissues import _fill_holes
+
+    rng = np.random.default_rng(seed)
+    mask = ndi.gaussian_filter(rng.random((80, 95)), 1.5) > 0.5
+    peer = ndi.binary_fill_holes(mask)
+    assert np.array_equal(_fill_holes(mask), peer)
+    assert peer.sum() > mask.sum()  # the random field has holes

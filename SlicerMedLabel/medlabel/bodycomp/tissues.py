@@ -25,12 +25,27 @@ Method (per axial slice)
    Away from the spine, tissue deeper than 6 mm whose local mean is more than 20 HU above the
    median of the shallow wall muscle is taken for an organ pressed against the wall (liver, spleen
    and enhanced organs are brighter than muscle) and left out.
-5. **Psoas**: soft tissue of the cavity within ``psoas_reach_mm`` of the vertebra, beside the
-   vertebral body (not in front of it, where the aorta and vena cava lie), is muscle too.
+   **Rib cage**: where the slice cuts at least three ribs in the wall (T11-L1), the wall muscles at
+   the front and flanks end at the inner surface of the ribs, interpolated between neighbouring
+   ribs (intercostal spaces); inside lie the costal diaphragm, liver and spleen.
+   **Beside the vertebral body** (within 15 mm, in front of its posterior part) lie the crura
+   and the psoas, not the back muscles: the spine rays do not take them.
+   **Spinal canal**: soft tissue flanked left and right by the vertebra (within 15 mm) and
+   touching the vertebral body is canal, not muscle, also where the arch is open behind.
+5. **Psoas and quadratus lumborum**: soft tissue of the cavity within ``psoas_reach_mm`` of the
+   vertebra, beside the vertebral body (not in front of it, where the aorta and vena cava lie), is
+   split at thin fat planes (HU smoothed over 1.5 mm below 0 HU; crura, kidney and vessels touch
+   the psoas through such planes). A piece is muscle when it touches the vertebra (psoas) or the
+   back muscles behind the vertebral body (quadratus lumborum), is at least 150 mm², thicker than
+   10 mm somewhere (a crus is a thin band) and centred behind the front of the vertebral body.
+6. **Partial volume at gas**: fat-HU pixels that touch bowel gas or lung (< -400 HU) and soft
+   tissue are a mix of gas and bowel wall, not visceral fat.
 
-Known limits: organs that touch a thin muscle wall over a long stretch (liver and spleen at T11-L1)
-can add a band of organ to the muscle; there is no model of the diaphragm. The labels are a
-starting point for editing.
+Known limits: organs that touch a thin muscle wall below the rib cage can still add a band of
+organ to the muscle, and the wall's inner edge is placed pixel by pixel on the HU window (on
+3 mm pixels a one-pixel shift of a 2-3 pixel wall changes its area by a third); there is no model
+of the diaphragm beyond the rib line; a crus thicker than 10 mm beside the vertebra at T12-L1 can
+be taken for psoas. The labels are a starting point for editing.
 
 Labels are a starting point for editing; every segment carries provenance tags
 (tool = automatic, model = ``rule-based-<preset>@<version>``, time, source image id).
@@ -132,6 +147,41 @@ def _largest(mask: np.ndarray) -> np.ndarray:
     return lab == int(np.argmax(sizes))
 
 
+def _label_max(values: np.ndarray, lab: np.ndarray, n: int, *, minimum: bool = False) -> np.ndarray:
+    """Largest (or smallest) of ``values`` in each region 1..n of ``lab``; faster than
+    ``ndi.maximum`` (which sorts the whole image) for the few pixels labelled here."""
+    out = np.full(n + 1, np.inf if minimum else -np.inf)
+    sel = lab > 0
+    (np.minimum if minimum else np.maximum).at(out, lab[sel], np.asarray(values, float)[sel])
+    return out[1:]
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``ndi.binary_fill_holes`` (background 4-connected to the image border is not a hole) by one
+    labelling of the background instead of iterated dilations."""
+    lab, n = ndi.label(~mask)
+    if n == 0:
+        return mask.copy()
+    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+    outside = np.zeros(n + 1, bool)
+    outside[border] = True
+    outside[0] = True
+    return mask | ~outside[lab]
+
+
+def _closing(mask: np.ndarray, radius_mm: float, spacing_yx: tuple[float, float]) -> np.ndarray:
+    """Binary closing with the Euclidean disk of ``radius_mm`` (outside the image counts as
+    background), the same as ``ndi.binary_closing(mask, _disk(radius_mm), border_value=0)`` but
+    computed with two distance transforms, whose cost does not grow with the radius."""
+    if not mask.any() or radius_mm <= 0:
+        return mask.copy()
+    r = radius_mm + 1e-6
+    dilated = ndi.distance_transform_edt(~mask, sampling=spacing_yx) <= r
+    pad = int(np.ceil(radius_mm / min(spacing_yx))) + 1
+    grown = np.pad(dilated, pad, constant_values=False)
+    return (ndi.distance_transform_edt(grown, sampling=spacing_yx) > r)[pad:-pad, pad:-pad]
+
+
 def _disk(radius_mm: float, spacing_yx: tuple[float, float]) -> np.ndarray:
     ry = max(int(np.floor(radius_mm / spacing_yx[0])), 0)
     rx = max(int(np.floor(radius_mm / spacing_yx[1])), 0)
@@ -179,6 +229,42 @@ def _ray_compartment(wall: np.ndarray, body: np.ndarray, spacing_yx: tuple[float
     return body & (radius <= r_pix - 2.0 * max(sy, sx))
 
 
+def _rib_line(ribs: np.ndarray, depth: np.ndarray, bins: np.ndarray, n_angles: int, *, px_mm2: float,
+              wall_mm: float, min_ribs: int, max_gap_deg: float) -> np.ndarray | None:
+    """Depth (mm below the outer fascia) of the inner surface of the rib cage per ray direction.
+
+    ``ribs`` are the bone pixels of the wall away from the spine. When the slice cuts at least
+    ``min_ribs`` separate ribs (it passes through the rib cage), the depth of each rib's inner
+    surface is interpolated (in angle) between neighbouring ribs up to ``max_gap_deg`` apart; the
+    intercostal muscles lie between the ribs at that depth, the costal diaphragm and the organs
+    inside it. Directions farther than ``max_gap_deg / 2`` from a rib get no limit (``inf``).
+    Returns None when the slice cuts fewer ribs (below the rib cage, e.g. at L3).
+    """
+    ribs = ribs & (depth <= wall_mm)
+    lab, n = ndi.label(ribs)
+    if n < min_ribs:
+        return None
+    idx = np.arange(1, n + 1)
+    area = np.asarray(ndi.sum_labels(ribs, lab, idx)) * px_mm2
+    keep = idx[(area >= 2.0 * px_mm2) & (area <= 800.0)]
+    if len(keep) < min_ribs:
+        return None
+    ribs = np.isin(lab, keep)
+    r = np.full(n_angles, -np.inf)
+    np.maximum.at(r, bins[ribs], depth[ribs])
+    has = np.isfinite(r)
+    step = 360.0 / n_angles
+    a = np.arange(n_angles)
+    hit = a[has]
+    # angular distance to the nearest rib direction on either side (periodic)
+    fwd = (hit[np.searchsorted(hit, a) % len(hit)] - a) % n_angles
+    back = (a - hit[(np.searchsorted(hit, a, side="right") - 1) % len(hit)]) % n_angles
+    limit = np.interp(a, hit, r[has], period=n_angles)
+    ok = (fwd + back) * step <= max_gap_deg
+    ok |= np.minimum(fwd, back) * step <= max_gap_deg / 2.0
+    return np.where(ok, limit, np.inf)
+
+
 @dataclass
 class _SliceLabels:
     body: np.ndarray
@@ -196,7 +282,11 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
                  vertebra_close_mm: float = 6.0, max_vertebra_mm2: float = 4000.0, cortical_hu: float = 250.0, grow_spine_only: bool = True,
                  jump_factor: float = 1.5, jump_mm: float = 6.0, psoas_reach_mm: float = 45.0,
                  psoas_front_mm: float = 20.0, organ_contrast_hu: float | None = 20.0,
-                 shallow_mm: float = 6.0) -> _SliceLabels:
+                 shallow_mm: float = 6.0, rib_rule: bool = True, min_ribs: int = 3,
+                 rib_gap_deg: float = 50.0, rib_back_sin: float = 0.5,
+                 psoas_plane_hu: float | None = 0.0, crus_mm: float = 15.0,
+                 canal_close_mm: float = 15.0, psoas_min_half_mm: float = 5.0,
+                 gas_hu: float | None = -400.0, back_touch: bool = True) -> _SliceLabels:
     """Labels of one axial slice (see the module docstring for the method)."""
     sy, sx = spacing_yx
     px_mm2 = sy * sx
@@ -206,7 +296,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     body = ndi.binary_opening(body, structure=_disk(2.0, spacing_yx)) if body.any() else body
     if not body.any():
         return _SliceLabels(empty, empty, empty, empty, empty, empty)
-    body = ndi.binary_fill_holes(_largest(body))
+    body = _fill_holes(_largest(body))
     depth_body = ndi.distance_transform_edt(body, sampling=spacing_yx)
     inner = depth_body > skin_mm
     muscle_win = _in(hu, win.muscle_hu)
@@ -238,13 +328,13 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     ray_comp = _ray_compartment(wall, body, spacing_yx, gap_mm=gap_mm)
     comp = np.zeros_like(body)
     for r in (close_mm, 2 * close_mm, 4 * close_mm):
-        closed = ndi.binary_closing(wall, structure=_disk(r, spacing_yx), border_value=0)
-        comp = (ndi.binary_fill_holes(closed) & body) | ray_comp
+        closed = _closing(wall, r, spacing_yx)
+        comp = (_fill_holes(closed) & body) | ray_comp
         comp = _largest(comp)
         # a closed ring encloses the cavity: its filled area is far larger than the wall itself
         if comp.sum() > 1.6 * (comp & wall).sum():
             break
-    comp = ndi.binary_fill_holes(comp)
+    comp = _fill_holes(comp)
     # subcutaneous fat pockets that the closing enclosed (deep SAT behind a fascia line): fat regions
     # of the compartment that touch its outline and stay shallow belong to SAT
     fat_in = comp & ~wall & _in(hu, win.sat_hu)
@@ -252,16 +342,16 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
         d_comp = ndi.distance_transform_edt(comp, sampling=spacing_yx)
         lab_f, n_f = ndi.label(fat_in)
         idx = np.arange(1, n_f + 1)
-        touches = ndi.minimum(d_comp, lab_f, idx) <= 1.01 * max(sy, sx)
-        deep = ndi.maximum(d_comp, lab_f, idx)
+        touches = _label_max(d_comp, lab_f, n_f, minimum=True) <= 1.01 * max(sy, sx)
+        deep = _label_max(d_comp, lab_f, n_f)
         pockets = idx[np.asarray(touches) & (np.asarray(deep) <= pocket_mm)]
         if len(pockets):
             comp = comp & ~np.isin(lab_f, pockets)
-            comp = ndi.binary_fill_holes(_largest(comp))
+            comp = _fill_holes(_largest(comp))
 
     # vertebra: the dense region (holes filled: spinal canal) nearest the posterior midline
     bone_close = _disk(max(2.0, 1.5 * max(sy, sx)), spacing_yx)
-    dense_filled = ndi.binary_fill_holes(ndi.binary_closing(dense, structure=bone_close) | dense)
+    dense_filled = _fill_holes(ndi.binary_closing(dense, structure=bone_close) | dense)
     vertebra = np.zeros_like(body)
     yy, xx = np.nonzero(comp)
     cy, cx = yy.mean(), xx.mean()
@@ -273,8 +363,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     # vertebra), fall back to the unmerged bone
     for radius in (vertebra_close_mm, 0.0):
         if radius > 0:
-            merged = ndi.binary_fill_holes(ndi.binary_closing(
-                np.pad(dense & comp, 8), structure=_disk(radius, spacing_yx)))[8:-8, 8:-8]
+            merged = _fill_holes(_closing(np.pad(dense & comp, 8), radius, spacing_yx))[8:-8, 8:-8]
         else:
             merged = dense_filled & comp
         lab_d, n_d = ndi.label(merged & comp)
@@ -294,6 +383,27 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     # than contrast in the portal phase) marks where the bone really is, for the anatomy rules below
     v_core = vertebra & (hu > cortical_hu)
     v_core = v_core if v_core.sum() * px_mm2 >= 100.0 else vertebra
+    if vertebra.any() and canal_close_mm > 0:
+        # the spinal canal: soft tissue flanked left and right by the vertebra (pedicles, laminae)
+        # within canal_close_mm and touching the back of the vertebral body; where the arch is open
+        # behind (between the laminae, or thin laminae lost to partial volume) it is not enclosed.
+        # A left-right closing adds nothing beside the vertebral body, where the psoas and crura
+        # lie; the muscles in the laminar grooves do not touch the vertebral body
+        half = int(round(canal_close_mm / sx))
+        pad = half + 2
+        closed_v = ndi.binary_closing(np.pad(vertebra, pad), structure=np.ones((1, 2 * half + 1), bool))
+        closed_v = _fill_holes(closed_v)[pad:-pad, pad:-pad]
+        cand_c = closed_v & ~vertebra & comp & ~(hu > win.muscle_hu[1])
+        cy_rows = np.nonzero(v_core.any(axis=1))[0]
+        front_row = cy_rows.min() if posterior > 0 else cy_rows.max()
+        rows = np.arange(hu.shape[0])[:, None]
+        v_body = vertebra & (np.abs(rows - front_row) * sy <= 40.0)  # body (AP 30-35 mm) and pedicle roots
+        lab_c, n_c = ndi.label(cand_c)
+        if n_c:
+            touch = np.unique(lab_c[ndi.binary_dilation(v_body) & cand_c])
+            canal = np.isin(lab_c, touch[touch > 0])
+            vertebra = vertebra | canal
+            dense_filled = dense_filled | canal
 
     # wall depth along rays from the compartment centre
     depth = ndi.distance_transform_edt(comp, sampling=spacing_yx)
@@ -343,6 +453,31 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     suspicious = ~ok | (t > jump_factor * ref + jump_mm)
     t_final = np.where(suspicious, ref, t)
     envelope = comp & (depth < t_final[bins]) & ~vertebra
+    if rib_rule:
+        rib_limit = _rib_line(dense_filled & ~vertebra & comp & ~spine[bins], depth, bins, n_angles,
+                              px_mm2=px_mm2, wall_mm=max_front_wall_mm, min_ribs=min_ribs,
+                              max_gap_deg=rib_gap_deg)
+        if rib_limit is not None:
+            # inside the rib cage lie the diaphragm and the liver/spleen, not the wall muscles
+            # (front and flanks only: behind the flanks the back muscles lie over the ribs)
+            rib_limit = np.where(np.sin(centres) * posterior > rib_back_sin, np.inf, rib_limit)
+            envelope &= ~(depth > rib_limit[bins])
+    beside_body = np.zeros_like(body)
+    if vertebra.any():
+        vy, vx = np.nonzero(v_core)
+        front = vy.min() if posterior > 0 else vy.max()  # anterior edge row of the vertebra
+        body_rows = np.abs(vy - front) * sy <= 25.0       # the vertebral body: its front 25 mm
+        v_cx = vx[body_rows].mean()
+        half_w = (vx[body_rows].max() - vx[body_rows].min() + 1) * sx / 2.0
+        dist_v = ndi.distance_transform_edt(~vertebra, sampling=spacing_yx)
+        behind_mm = (gy - front) * sy * posterior          # > 0: behind the anterior edge
+        lateral_mm = np.abs(gx - v_cx) * sx
+        if crus_mm > 0:
+            # beside the vertebral body (in front of its posterior edge) lie the diaphragmatic crura
+            # and the psoas, not the back muscles: the wall rays stop there; the psoas rule below
+            # takes the psoas where a fat plane separates it from the crura
+            beside_body = (dist_v <= crus_mm) & (behind_mm <= 25.0) & (lateral_mm > 0.6 * half_w)
+            envelope &= ~beside_body
     muscle = envelope & soft
     if organ_contrast_hu is not None and muscle.sum() > 50:
         # organs pressed against the wall (liver, spleen) are brighter than the wall muscle: deeper
@@ -355,7 +490,7 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
             envelope &= ~(organ_like & soft)
     if grow_mm > 0 and muscle.any():
         # soft tissue of the cavity touching the wall muscle, up to grow_mm away (concave corners)
-        cand = soft & comp & ~envelope & ~dense_filled
+        cand = soft & comp & ~envelope & ~dense_filled & ~beside_body
         if grow_spine_only:
             cand &= spine[bins]
         steps = int(round(grow_mm / min(sy, sx)))
@@ -366,34 +501,59 @@ def _label_slice(hu: np.ndarray, spacing_yx: tuple[float, float], win: HUWindows
     # psoas: cavity soft tissue beside the vertebral body (not in front of it, where the aorta and
     # vena cava lie), within psoas_reach_mm of the vertebra
     if vertebra.any():
-        vy, vx = np.nonzero(v_core)
-        front = vy.min() if posterior > 0 else vy.max()  # anterior edge row of the vertebra
-        body_rows = np.abs(vy - front) * sy <= 25.0       # the vertebral body: its front 25 mm
-        v_cx = vx[body_rows].mean()
-        half_w = (vx[body_rows].max() - vx[body_rows].min() + 1) * sx / 2.0
-        dist_v = ndi.distance_transform_edt(~vertebra, sampling=spacing_yx)
-        gy2, gx2 = np.mgrid[0:hu.shape[0], 0:hu.shape[1]]
-        behind_mm = (gy2 - front) * sy * posterior          # > 0: behind the anterior edge
-        lateral_mm = np.abs(gx2 - v_cx) * sx
         zone = (soft & comp & ~envelope & ~dense_filled & (dist_v <= psoas_reach_mm)
                 & (lateral_mm > 0.6 * half_w)
                 & ((behind_mm > 0) | ((behind_mm > -psoas_front_mm) & (lateral_mm > 1.3 * half_w))))
         zone = ndi.binary_opening(zone, structure=_disk(max(2.0, 0.75 * max(sy, sx)), spacing_yx))
-        lab_c, n_c = ndi.label(zone)
+        if psoas_plane_hu is not None:
+            # thin fat planes (a pixel or less, partial volume) separate the psoas from the crura,
+            # kidney and quadratus lumborum: smoothed over ~1.5 mm they stay below muscle HU
+            smooth = ndi.gaussian_filter(np.clip(hu, -200.0, 200.0), (max(0.6, 1.5 / sy), max(0.6, 1.5 / sx)))
+            core = zone & (smooth > psoas_plane_hu)
+        else:
+            core = zone
+        lab_c, n_c = ndi.label(core)
         if n_c:
             near_v = dist_v <= 8.0
             idx = np.arange(1, n_c + 1)
-            touch = np.asarray(ndi.maximum(near_v, lab_c, idx)) > 0
+            touch = _label_max(near_v, lab_c, n_c) > 0
+            if back_touch:
+                # the quadratus lumborum lies against the back muscles (wall) beside the spine, at
+                # the depth of the transverse processes (behind the vertebral body; the kidney lies
+                # in front of it)
+                near_b = ndi.binary_dilation(muscle & spine[bins], structure=np.ones((3, 3), bool))
+                on_back = _label_max(near_b, lab_c, n_c) > 0
+                deep = np.asarray(ndi.mean(behind_mm, lab_c, idx)) >= 25.0
+                touch |= on_back & deep
             area = np.asarray(ndi.sum_labels(np.ones_like(hu), lab_c, idx)) * px_mm2
-            keep = idx[touch & (area >= 150.0)]
+            # the psoas is a muscle belly; the crura beside the vertebral body are thin bands
+            # (< ~1 cm): a kept region must be thicker than 2 * psoas_min_half_mm somewhere
+            inscribed = ndi.distance_transform_edt(core, sampling=spacing_yx)
+            thick = _label_max(inscribed, lab_c, n_c) >= psoas_min_half_mm
+            # the psoas lies beside and behind the front of the vertebral body; a region centred in
+            # front of it is a crus, a vessel or bowel
+            behind = np.asarray(ndi.mean(behind_mm, lab_c, idx)) > 0.0
+            keep = idx[touch & (area >= 150.0) & thick & behind]
             region = np.isin(lab_c, keep)
+            if psoas_plane_hu is not None and region.any():
+                # the smoothing also shaved the psoas border next to fat: grow it back by its width
+                steps = int(np.ceil(3.0 / min(sy, sx)))
+                region = ndi.binary_dilation(region, iterations=steps, mask=zone)
             muscle |= region
-            envelope |= ndi.binary_fill_holes(region)
+            envelope |= _fill_holes(region)
 
     imat = envelope & _in(hu, win.imat_hu) & ~muscle
     # the outermost pixel ring of the body is skin (partial volume with air), never SAT
     sat = body & ~comp & _in(hu, win.sat_hu) & (depth_body > max(sy, sx) + 1e-6)
     vat = comp & ~envelope & ~dense_filled & _in(hu, win.vat_hu)
+    if gas_hu is not None:
+        # pixels between bowel gas (or lung) and soft tissue (the bowel wall) take fat HU by partial
+        # volume: a fat-HU pixel touching both is not fat
+        gas = comp & (hu < gas_hu)
+        if gas.any():
+            cross = ndi.generate_binary_structure(2, 1)
+            vat &= ~(ndi.binary_dilation(gas, structure=cross)
+                     & ndi.binary_dilation(comp & (hu >= win.muscle_hu[0]), structure=np.ones((3, 3), bool)))
     bone = dense_filled & (vertebra | envelope)
     return _SliceLabels(body, muscle, imat, vat, sat, bone)
 
