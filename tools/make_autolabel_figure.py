@@ -1,4 +1,4 @@
-"""Pictures and tables for docs/readme/autolabel.md from the shipped network (real results, no editing).
+"""Pictures and tables for the README from the shipped network (real results, no editing).
 
     .venv/bin/python tools/make_autolabel_figure.py
 

@@ -2,7 +2,7 @@
 
 Run from the repository root:  .venv/bin/python tools/make_export_figure.py
 (needs ../shared/data; exports into a temporary folder; writes docs/images/export_coco.png,
-overwriting it, and prints the numbers quoted in docs/readme/export.md).
+overwriting it, and prints the numbers quoted in the README).
 
 Left: LIDC-IDRI-0314, the exported PNG of the slice with the largest nodule area, zoomed on the
 nodule, with the COCO polygons and boxes of the four readers as read back from dataset.json.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Picture for docs/readme/slicer.md: a real Slicer scene read through the bridge.
+"""Picture for the README: a real Slicer scene read through the bridge.
 
 Slicer's own readers (slicer-core ``vtkMRMLVolumeArchetypeStorageNode`` and
 ``vtkMRMLSegmentationStorageNode``) load ../shared/data/slicerio/CTChest4.nrrd and

@@ -1,6 +1,6 @@
-"""Make the pictures and the results table of docs/readme/bodycomp.md from real data and the phantom.
+"""Make the pictures and the results table of the README (body composition) from real data and the phantom.
 
-Run from the repository root:  .venv/bin/python docs/readme/bodycomp_pictures.py [--force]
+Run from the repository root:  .venv/bin/python tools/make_bodycomp_figures.py [--force]
 Writes docs/images/bodycomp_*.png (overlays made by `medlabel bodycomp`'s engine) and prints the
 Markdown table of the results rows used in bodycomp.md.
 """
@@ -14,7 +14,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "SlicerMedLabel"))
 
 from medlabel import io  # noqa: E402

@@ -1,7 +1,7 @@
-"""Make the pictures and tables of docs/readme/review.md from real data (LIDC-IDRI-0314 readers) and
+"""Make the pictures and tables of the README (review) from real data (LIDC-IDRI-0314 readers) and
 the L3 phantom with simulated annotators.
 
-Run from the repository root:  .venv/bin/python docs/readme/review_pictures.py [--force]
+Run from the repository root:  .venv/bin/python tools/make_review_figures.py [--force]
 Writes docs/images/review_*.png and prints the Markdown tables used in review.md.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "SlicerMedLabel"))
 
 from medlabel import io  # noqa: E402
