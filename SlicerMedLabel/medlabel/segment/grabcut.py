@@ -12,7 +12,10 @@ cuts", ACM TOG 23(3):309-314, 2004), adapted to grayscale medical images:
 * with foreground strokes: the first object model comes from the strokes, both models share one
   covariance (partial-volume voxels split half-way) and a geodesic term (Price, Morse & Cohen,
   CVPR 2010) lets the strokes reach along low-gradient paths;
-* data cost ``-log p(feature | model)``; contrast-sensitive n-links scaled by voxel face area
+* data cost ``-log p(feature | model)``; when the object is clearly brighter (or darker) than the
+  tissue around the box, an *intensity-order prior* makes the foreground/background log-likelihood
+  ratio a monotone function of intensity (isotonic regression, see :func:`_ordered_costs`);
+  contrast-sensitive n-links scaled by voxel face area
   (:func:`.graphcut.neighbourhood`); exact minimum cut with PyMaxflow (Boykov-Kolmogorov);
 * iterate fit -> cut until the labels stop changing or ``iterations`` is reached.
 
@@ -47,6 +50,9 @@ from .graphcut import contrast_beta, solve_cut
 #: Without it noisy synthetic objects get a one-voxel shell (Dice 0.92 on an ellipsoid); see
 #: docs/benchmarks/segment.md for its effect on the reference sets.
 SMOOTH_NOISE_FRACTION = 0.5
+#: |Cohen's d| between the foreground and background mixtures of a round above which
+#: ``intensity_order='auto'`` assumes the object is brighter (or darker) than its surroundings
+ORDER_EFFECT_SIZE = 1.0
 #: mixture fitting budget: samples per model (non-integer or 2-feature data; integer HU use their exact
 #: histogram), EM steps of the first fit and of each warm-started refit
 GMM_SAMPLES, EM_FIRST, EM_NEXT = 8000, 10, 3
@@ -57,8 +63,8 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
             iterations: int = 5, smoothness: float = 2.0, contrast: float = 1.0, geodesic: float = 30.0,
             n_components: int = 4, smoothing_mm: float = 0.0, background_margin_mm: float | None = None,
             max_graph_voxels: int = 400_000, keep: str = "auto", fill_holes: bool = True,
-            star_shape: bool = False, border_is_background: bool = True, seed: int = 0,
-            progress: Progress | None = None) -> np.ndarray:
+            star_shape: bool = False, border_is_background: bool = True, intensity_order: str = "auto",
+            seed: int = 0, progress: Progress | None = None) -> np.ndarray:
     """Segment the object in ``box`` by iterated graph cuts.
 
     Parameters
@@ -117,6 +123,17 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
         background: a drawn box encloses the object. This keeps a loose box from flipping object
         and background when the box holds mostly background tissue. Sides clipped by the image
         edge are not constrained (the object may touch the image edge).
+    intensity_order : {'auto', 'brighter', 'darker', 'none'}
+        Intensity-order prior on the data term (intensity feature only): with 'brighter' a voxel
+        never looks more like background than a darker voxel does (a hot PET lesion, a nodule in
+        lung, bone), with 'darker' the reverse; the log-likelihood ratio of the two mixtures is
+        replaced by its least-squares monotone fit in intensity (isotonic regression). It removes
+        the non-monotone ratios that a mixture learnt from a box produces, e.g. a dark voxel
+        favoured as object because the box held some lung. 'auto' (default) decides in every
+        fit -> cut round from that round's mixtures: 'brighter' when the foreground mixture's mean exceeds the background's by at
+        least ``ORDER_EFFECT_SIZE`` (1.0) pooled standard deviations (Cohen's d), 'darker' when it
+        is below by as much, else no prior (an isodense object such as a sarcoma in muscle).
+        Ignored with ``smoothing_mm > 0``.
     seed : int
         Seed of the mixture sub-sampling: the same inputs and seed give the same mask.
     progress : callable(fraction, text), optional
@@ -168,6 +185,9 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
         raise InputError(f"smoothing_mm must be >= 0 mm; got {smoothing_mm}")
     if geodesic < 0:
         raise InputError(f"geodesic must be >= 0; got {geodesic}")
+    if intensity_order not in ("auto", "brighter", "darker", "none"):
+        raise InputError(f"intensity_order {intensity_order!r} is not valid; valid values are 'auto', 'brighter', "
+                         "'darker', 'none'")
 
     # working region: the box (plus strokes) grown by the background ring, on active axes only
     in_plane = box.z1 - box.z0 == 1 and shape[0] > 1   # one slice of a volume: a 2-D cut
@@ -202,7 +222,7 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
     res = _grabcut_region(crop, in_box, fg_c, bg_c, sp, iterations=int(iterations), smoothness=float(smoothness),
                           contrast=float(contrast), geodesic=float(geodesic), n_components=int(n_components),
                           smoothing_mm=float(smoothing_mm), max_graph_voxels=int(max_graph_voxels), seed=int(seed),
-                          progress=progress, star_center=_star_center(box, fg_c, region) if star_shape else None)
+                          progress=progress, order=intensity_order, star_center=_star_center(box, fg_c, region) if star_shape else None)
     res = _postprocess(res, fg_c, bg_c, keep=keep, fill=fill_holes)
     out[sl] = res
     progress(1.0, "GrabCut done")
@@ -344,7 +364,7 @@ def _is_integer_valued(a: np.ndarray) -> bool:
 
 
 def _grabcut_region(crop, in_box, fg_c, bg_c, sp, *, iterations, smoothness, contrast, geodesic, n_components,
-                    smoothing_mm, max_graph_voxels, seed, progress, star_center=None) -> np.ndarray:
+                    smoothing_mm, max_graph_voxels, seed, progress, star_center=None, order="auto") -> np.ndarray:
     feat = _features(crop, sp, smoothing_mm)
     floor = _var_floor(feat, SMOOTH_NOISE_FRACTION)
     if not (~(in_box | fg_c) | bg_c).any():
@@ -360,7 +380,7 @@ def _grabcut_region(crop, in_box, fg_c, bg_c, sp, *, iterations, smoothness, con
     full_beta = contrast_beta(crop, seed=seed)
     beta = full_beta * contrast
     opts = dict(smoothness=smoothness, n_components=n_components, seed=seed, beta=beta, sp=sp, floor=floor,
-                star_center=star_center)
+                star_center=star_center, order=order if feat.shape[-1] == 1 else "none")
     if int(free.sum()) > max_graph_voxels and min(crop.shape) > 1:
         return _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, iterations=iterations,
                            geodesic=geodesic, max_graph_voxels=max_graph_voxels, progress=progress,
@@ -371,15 +391,16 @@ def _grabcut_region(crop, in_box, fg_c, bg_c, sp, *, iterations, smoothness, con
     if fg_c.any() and geodesic > 0:
         geo = _geodesic_costs(feat[..., -1], free, fg_c, ~free & ~fg_c, sp, weight=geodesic)
     star = opts.pop("star_center")
-    labels, _, _ = _iterate(crop, feat, free, fixed_fg, labels, bg_train, iterations=iterations, progress=progress,
-                            fg_train=fg_c if fg_c.any() else None, pooled=bool(fg_c.any()), geo=geo, **opts)
+    labels, _, _, opts["order"] = _iterate(crop, feat, free, fixed_fg, labels, bg_train, iterations=iterations,
+                                           progress=progress, fg_train=fg_c if fg_c.any() else None,
+                                           pooled=bool(fg_c.any()), geo=geo, **opts)
     if star is not None and labels.any():
         # star-shape refinement around the box centre when it lies within the convex hull of the
         # unconstrained result (e.g. a necrotic core inside a bright rim), else around that result's
         # deepest voxel; with strokes, around their centroid
         if not fg_c.any():
             star = _inner_center(largest_component(labels), star, sp)
-        starred, _, _ = _iterate(crop, feat, free, fixed_fg, labels, ~labels, iterations=max(1, iterations // 2),
+        starred, _, _, _ = _iterate(crop, feat, free, fixed_fg, labels, ~labels, iterations=max(1, iterations // 2),
                                  progress=progress, pooled=bool(fg_c.any()), geo=geo, star_center=star, **opts)
         # a centre whose own voxels look like background empties the star: keep the unconstrained cut then
         if starred.sum() > fixed_fg.sum():
@@ -388,11 +409,13 @@ def _grabcut_region(crop, in_box, fg_c, bg_c, sp, *, iterations, smoothness, con
 
 
 def _iterate(crop, feat, free, fixed_fg, labels, bg_train, *, iterations, smoothness, n_components, seed, beta, sp,
-             floor, progress, fg_train=None, pooled=False, geo=None, star_center=None):
+             floor, progress, fg_train=None, pooled=False, geo=None, star_center=None, order="none"):
     """Rother's loop: fit both mixtures to the current labels, cut, repeat until the labels are stable.
 
     ``fg_train`` (default ``labels``) and ``bg_train`` are the voxels of the first fit; later rounds
     fit to the labels of the previous cut (mixtures warm-started from the previous round).
+    ``order`` is the intensity-order prior ('auto' is decided again in every round, from that
+    round's mixtures); returns ``(labels, fg_model, bg_model, order)`` with the order of the last round.
     """
     d = feat.shape[-1]
     flat = np.flatnonzero(free)
@@ -400,6 +423,7 @@ def _iterate(crop, feat, free, fixed_fg, labels, bg_train, *, iterations, smooth
     integer = d == 1 and _is_integer_valued(feat)
     fg_model = bg_model = None
     fg_train = labels if fg_train is None else fg_train
+    resolved = "none" if order == "auto" else order
     for it in range(iterations):
         fg_x, fg_w = _sample(feat, fg_train, GMM_SAMPLES, seed + it, integer)
         bg_x, bg_w = _sample(feat, bg_train, GMM_SAMPLES, seed + 1000 + it, integer)
@@ -412,8 +436,13 @@ def _iterate(crop, feat, free, fixed_fg, labels, bg_train, *, iterations, smooth
         n_fg = fg_x.shape[0] if fg_w is None else fg_w.sum()
         n_bg = bg_x.shape[0] if bg_w is None else bg_w.sum()
         fg_use, bg_use = _pool(fg_model, bg_model, n_fg, n_bg) if pooled else (fg_model, bg_model)
-        cost_fg = -fg_use.log_likelihood(x_free)
-        cost_bg = -bg_use.log_likelihood(x_free)
+        now = _decide_order(fg_model, bg_model) if order == "auto" else order
+        resolved = now
+        if now in ("brighter", "darker"):
+            cost_fg, cost_bg = _ordered_costs(x_free[:, 0], fg_use, bg_use, brighter=now == "brighter")
+        else:
+            cost_fg = -fg_use.log_likelihood(x_free)
+            cost_bg = -bg_use.log_likelihood(x_free)
         if geo is not None:
             cost_fg = cost_fg + geo[0]
             cost_bg = cost_bg + geo[1]
@@ -425,7 +454,60 @@ def _iterate(crop, feat, free, fixed_fg, labels, bg_train, *, iterations, smooth
         progress(0.1 + 0.8 * (it + 1) / iterations, f"GrabCut iteration {it + 1}/{iterations}")
         if changed <= 1e-3 * max(1, flat.size):  # stable (at most 0.1 % of the unknown voxels moved)
             break
-    return labels, fg_model, bg_model
+    return labels, fg_model, bg_model, resolved
+
+
+def _decide_order(fg: GaussianMixture, bg: GaussianMixture) -> str:
+    """'brighter' / 'darker' / 'none' from Cohen's d of the two mixtures' first feature.
+
+    ``d = (mean_fg - mean_bg) / sqrt((var_fg + var_bg) / 2)`` with the mixtures' overall means and
+    variances (law of total variance); ``|d| >= ORDER_EFFECT_SIZE`` (1.0, a "large" effect in
+    Cohen's terms: J. Cohen, *Statistical Power Analysis for the Behavioral Sciences*, 2nd ed.,
+    1988) picks the direction.
+    """
+    def mean_var(g: GaussianMixture) -> tuple[float, float]:
+        m = float(g.weights @ g.means[:, 0])
+        return m, float(g.weights @ (g.covariances[:, 0, 0] + (g.means[:, 0] - m) ** 2))
+
+    (mf, vf), (mb, vb) = mean_var(fg), mean_var(bg)
+    sd = np.sqrt(0.5 * (vf + vb))
+    if not sd > 0:
+        return "none"
+    d = (mf - mb) / sd
+    return "brighter" if d >= ORDER_EFFECT_SIZE else ("darker" if d <= -ORDER_EFFECT_SIZE else "none")
+
+
+def _ordered_costs(values: np.ndarray, fg: GaussianMixture, bg: GaussianMixture, *, brighter: bool
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Data costs whose log-likelihood ratio is monotone in intensity.
+
+    The ratio ``r(v) = log p(v | fg) - log p(v | bg)`` is evaluated at the distinct values ``v`` of
+    the free voxels and replaced by its weighted least-squares non-decreasing fit in ``v``
+    (non-increasing for ``brighter=False``), weights = voxel counts, by the pool-adjacent-violators
+    algorithm (Ayer et al., Ann Math Stat 26(4):641-647, 1955; ``scipy.optimize.isotonic_regression``).
+    The costs are then ``max(0, -r)`` for foreground and ``max(0, r)`` for background (only their
+    difference matters to the cut).
+
+    Parameters
+    ----------
+    values : (m,) ndarray of float
+        Intensity of each free voxel.
+    fg, bg : GaussianMixture
+        One-feature mixtures (the ones used for the ordinary costs).
+    brighter : bool
+        True: the object is brighter than the background.
+
+    Returns
+    -------
+    cost_fg, cost_bg : (m,) ndarray of float64
+    """
+    from scipy.optimize import isotonic_regression
+
+    uniq, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    r = fg.log_likelihood(uniq[:, None]) - bg.log_likelihood(uniq[:, None])
+    fit = isotonic_regression(r, weights=counts.astype(np.float64), increasing=bool(brighter)).x
+    llr = np.asarray(fit, np.float64)[inverse.ravel()]
+    return np.maximum(0.0, -llr), np.maximum(0.0, llr)
 
 
 def _geodesic_costs(intensity, free, fg_seed, bg_seed, sp, *, weight):
@@ -522,7 +604,7 @@ def _factors(shape, sp, n_free, max_graph_voxels) -> list[int]:
 
 
 def _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, *, iterations, geodesic, max_graph_voxels,
-                progress, smoothness, n_components, seed, beta, sp, floor, full_beta, star_center=None):
+                progress, smoothness, n_components, seed, beta, sp, floor, full_beta, star_center=None, order="none"):
     """Coarse-to-fine (Lombaert et al., ICCV 2005): iterate on a block-averaged grid, then cut a band
     of ``max(f)`` voxels around the up-sampled boundary at full resolution."""
     f = _factors(crop.shape, sp, int(free.sum()), max_graph_voxels)
@@ -539,12 +621,12 @@ def _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, *, iteration
     geo = None
     if c_fixed_fg.any() and geodesic > 0:
         geo = _geodesic_costs(cfeat[..., -1], c_free, c_fixed_fg, ~c_free & ~c_fixed_fg, csp, weight=geodesic)
-    c_out, _, _ = _iterate(ccrop, cfeat, c_free, c_fixed_fg, c_labels, c_bg_train, iterations=iterations,
+    c_out, _, _, order = _iterate(ccrop, cfeat, c_free, c_fixed_fg, c_labels, c_bg_train, iterations=iterations,
                            smoothness=smoothness, n_components=n_components, seed=seed, beta=c_beta, sp=csp,
                            floor=floor, progress=lambda fr, t: progress(0.05 + 0.7 * fr, "coarse " + t),
                            fg_train=c_fixed_fg if c_fixed_fg.any() else None, pooled=bool(c_fixed_fg.any()), geo=geo,
                            star_center=None if star_center is None else tuple(
-                               (c - (f[a] - 1) / 2) / f[a] for a, c in enumerate(star_center)))
+                               (c - (f[a] - 1) / 2) / f[a] for a, c in enumerate(star_center)), order=order)
     # band: coarse voxels on the coarse boundary and their 6-neighbours, at full resolution
     st = ndi.generate_binary_structure(3, 1)
     c_edge = ndi.binary_dilation(c_out, st) & ~ndi.binary_erosion(c_out, st, border_value=1)
@@ -554,7 +636,8 @@ def _multilevel(crop, feat, free, fixed_fg, labels, bg_train, fg_c, *, iteration
     fixed = (up & ~band & free) | fixed_fg
     labels0 = (up & free) | fixed_fg
     progress(0.8, f"refining a band of {int(band.sum())} voxels at full resolution")
-    out, _, _ = _iterate(crop, feat, band, fixed, labels0, ~labels0, iterations=1, smoothness=smoothness,
-                         n_components=n_components, seed=seed + 7, beta=beta, sp=sp, floor=floor,
-                         progress=lambda fr, t: None, pooled=bool(fg_c.any()), star_center=star_center)
+    out, _, _, _ = _iterate(crop, feat, band, fixed, labels0, ~labels0, iterations=1, smoothness=smoothness,
+                            n_components=n_components, seed=seed + 7, beta=beta, sp=sp, floor=floor,
+                            progress=lambda fr, t: None, pooled=bool(fg_c.any()), star_center=star_center,
+                            order=order)
     return out
