@@ -37,7 +37,7 @@ def test_grabcut_cli_box_then_strokes(tmp_path, capsys):
     assert dice(seg.mask[box.z0], ref[box.z0]) > 0.7
     assert seg.tags[TAG_TOOL] == "semi-automatic"
     params = json.loads(seg.tags["MedLabel.Parameters"])
-    assert params["box"] == rect and params["iterations"] == 5
+    assert params["box"] == rect and params["iterations"] == 5 and params["intensity_order"] == "auto"
     assert "cm3" in capsys.readouterr().out
 
     # refuses to overwrite, then strokes from a segmentation file improve the result
@@ -54,6 +54,12 @@ def test_grabcut_cli_box_then_strokes(tmp_path, capsys):
     with_strokes = io.read_seg_nrrd(out)["GrabCut"].mask
     assert with_strokes[stroke].all()
     assert dice(with_strokes[k], ref[k]) > dice(seg.mask[k], ref[k])
+
+    # the intensity-order prior can be switched off from the command line (same as the engine)
+    assert main(["grabcut", str(data_path(PET)), "--rect", rect, "-o", str(out), "--force",
+                 "--intensity-order", "none"]) == 0
+    np.testing.assert_array_equal(io.read_seg_nrrd(out)["GrabCut"].mask,
+                                  grabcut(image.array, box, spacing_mm=image.spacing_mm, intensity_order="none"))
 
 
 def test_backproject_cli_matches_engine(tmp_path):

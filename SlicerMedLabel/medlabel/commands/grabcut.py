@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="do not treat the box outline as background (when the object reaches the box edge)")
     p.add_argument("--star-shape", action="store_true",
                    help="star-shape prior around the box centre (compact lesions, e.g. a necrotic lesion on PET)")
+    p.add_argument("--intensity-order", choices=("auto", "brighter", "darker", "none"), default="auto",
+                   help="object brighter/darker than its surroundings: monotone likelihood ratio (default auto: "
+                        "decided from the intensity mixtures; none for an isodense object)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the mixture sampling (default 0)")
     p.add_argument("--name", default="GrabCut", help="segment name (default GrabCut)")
     p.add_argument("--terminology", help="terminology key, e.g. lesion, nodule, skeletal_muscle")
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     params = dict(iterations=args.iterations, smoothness=args.smoothness, geodesic=args.geodesic,
                   smoothing_mm=args.smoothing_mm, n_components=args.components, keep=args.keep,
                   fill_holes=not args.no_fill_holes, star_shape=args.star_shape,
-                  border_is_background=not args.border_free, seed=args.seed)
+                  border_is_background=not args.border_free, intensity_order=args.intensity_order,
+                  seed=args.seed)
     bar, progress = progress_bar()
     try:
         mask = grabcut(image.array, box, spacing_mm=image.spacing_mm, fg_seeds=fg, bg_seeds=bg,
