@@ -97,8 +97,9 @@ def ours_a(img, b, sp, **kw):
     return grabcut(img, Box(0, 1, b.y0, b.y1, b.x0, b.x1), spacing_mm=sp[1:], **kw)
 
 
-def ours_a_no_order(img, b, sp, **kw):
-    return ours_a(img, b, sp, intensity_order="none", **kw)
+def ours_a_no_priors(img, b, sp, **kw):
+    """The defaults before the intensity-order prior and the automatic star shape (for comparison)."""
+    return ours_a(img, b, sp, intensity_order="none", star_shape=False, **kw)
 
 
 def ours_a_star(img, b, sp, **kw):
@@ -187,13 +188,13 @@ def accuracy(sets, step=1, kw=None):
     kw = kw or {}
     rows = []
     for name, s in sets.items():
-        d = {k: [] for k in ("box only", "ours A", "ours A no order", "ours A star", "opencv A", "ours B", "opencv B",
+        d = {k: [] for k in ("box only", "ours A", "ours A no priors", "ours A star", "opencv A", "ours B", "opencv B",
                              "growcut B")}
         t = {k: [] for k in d}
         sp = s["spacing_mm"]
         for _k, img, ref, b, stroke in slice_tasks(s, step):
             for key, fn, args in (("box only", box_only, (img, b)), ("ours A", ours_a, (img, b, sp)),
-                                  ("ours A no order", ours_a_no_order, (img, b, sp)),
+                                  ("ours A no priors", ours_a_no_priors, (img, b, sp)),
                                   ("ours A star", ours_a_star, (img, b, sp)), ("opencv A", opencv_a, (img, b)),
                                   ("ours B", ours_b, (img, b, sp, stroke)),
                                   ("opencv B", opencv_b, (img, b, stroke)),
@@ -209,7 +210,7 @@ def accuracy(sets, step=1, kw=None):
 
 
 def print_accuracy(rows):
-    keys = ["box only", "ours A", "ours A no order", "ours A star", "opencv A", "ours B", "opencv B", "growcut B"]
+    keys = ["box only", "ours A", "ours A no priors", "ours A star", "opencv A", "ours B", "opencv B", "growcut B"]
     print("\n## GrabCut accuracy: mean Dice per slice (median Dice)\n")
     print("| set | slices | " + " | ".join(keys) + " |")
     print("|---|---|" + "---|" * len(keys))

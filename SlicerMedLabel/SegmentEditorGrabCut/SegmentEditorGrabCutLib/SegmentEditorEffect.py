@@ -12,6 +12,7 @@ from SegmentEditorEffects import AbstractScriptedSegmentEditorEffect
 
 ITERATIONS, SMOOTHNESS, DEPTH_SLICES, OPERATION = "Iterations", "Smoothness", "DepthSlices", "Operation"
 STAR = "StarShape"
+STAR_CHOICES = [("Auto (small boxes)", "auto"), ("Always", "on"), ("Never", "off")]
 FG_SEGMENT, BG_SEGMENT = "ForegroundStrokeSegment", "BackgroundStrokeSegment"
 OPERATIONS = [("Set (replace the segment)", "Set"), ("Add to the segment", "Add"), ("Remove from the segment", "Remove")]
 
@@ -77,9 +78,12 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.smoothSpin.minimum, self.smoothSpin.maximum, self.smoothSpin.singleStep = 0.0, 100.0, 0.5
         self.smoothSpin.toolTip = "Boundary weight: higher gives smoother, more compact shapes"
         self.scriptedEffect.addLabeledOptionsWidget("Smoothness:", self.smoothSpin)
-        self.starCheck = qt.QCheckBox("Compact object (star-shape prior)")
-        self.starCheck.toolTip = "No notches or holes open to the outside around the box centre (lesions, not muscle)"
-        self.scriptedEffect.addOptionsWidget(self.starCheck)
+        self.starCombo = qt.QComboBox()
+        for title, key in STAR_CHOICES:
+            self.starCombo.addItem(title, key)
+        self.starCombo.toolTip = ("Star-shape prior: no notches or holes open to the outside around the box centre "
+                                  "(lesions, not muscle). Auto: on for small boxes without foreground strokes")
+        self.scriptedEffect.addLabeledOptionsWidget("Compact object:", self.starCombo)
         self.operationCombo = qt.QComboBox()
         for title, key in OPERATIONS:
             self.operationCombo.addItem(title, key)
@@ -97,7 +101,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         for w, signal in ((self.depthSpin, "valueChanged(int)"), (self.iterSpin, "valueChanged(int)"),
                           (self.smoothSpin, "valueChanged(double)"), (self.operationCombo, "currentIndexChanged(int)"),
                           (self.fgCombo, "currentIndexChanged(int)"), (self.bgCombo, "currentIndexChanged(int)"),
-                          (self.starCheck, "toggled(bool)")):
+                          (self.starCombo, "currentIndexChanged(int)")):
             w.connect(signal, self.updateMRMLFromGUI)
 
     def setMRMLDefaults(self):
@@ -107,7 +111,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.scriptedEffect.setParameterDefault(OPERATION, "Set")
         self.scriptedEffect.setParameterDefault(FG_SEGMENT, "")
         self.scriptedEffect.setParameterDefault(BG_SEGMENT, "")
-        self.scriptedEffect.setParameterDefault(STAR, 0)
+        self.scriptedEffect.setParameterDefault(STAR, "auto")
 
     def activate(self):
         from SlicerMedLabelLib.EffectRectangle import EffectRectangle
@@ -141,9 +145,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.operationCombo.blockSignals(True)
         self.operationCombo.setCurrentIndex(max(0, self.operationCombo.findData(self.scriptedEffect.parameter(OPERATION))))
         self.operationCombo.blockSignals(False)
-        self.starCheck.blockSignals(True)
-        self.starCheck.checked = self.scriptedEffect.integerParameter(STAR) != 0
-        self.starCheck.blockSignals(False)
+        self.starCombo.blockSignals(True)
+        self.starCombo.setCurrentIndex(max(0, self.starCombo.findData(self.scriptedEffect.parameter(STAR))))
+        self.starCombo.blockSignals(False)
         self._updateButtons()
 
     def updateMRMLFromGUI(self, *args):
@@ -153,7 +157,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.scriptedEffect.setParameter(OPERATION, self.operationCombo.currentData)
         self.scriptedEffect.setParameter(FG_SEGMENT, self.fgCombo.currentData or "")
         self.scriptedEffect.setParameter(BG_SEGMENT, self.bgCombo.currentData or "")
-        self.scriptedEffect.setParameter(STAR, 1 if self.starCheck.checked else 0)
+        self.scriptedEffect.setParameter(STAR, self.starCombo.currentData)
 
     def processInteractionEvents(self, callerInteractor, eventId, viewWidget):
         if self._rect is None:
@@ -185,7 +189,8 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
                 volume, box, segmentationNode=self.scriptedEffect.parameterSetNode().GetSegmentationNode(),
                 foregroundSegmentId=self.fgCombo.currentData or None,
                 backgroundSegmentId=self.bgCombo.currentData or None,
-                iterations=self.iterSpin.value, smoothness=self.smoothSpin.value, star_shape=self.starCheck.checked)
+                iterations=self.iterSpin.value, smoothness=self.smoothSpin.value,
+                star_shape={"on": True, "off": False}.get(self.starCombo.currentData, "auto"))
             self.previewNode = self.logic.showPreview(self.mask, volume, self.previewNode, name="GrabCut")
             self._updateButtons()
 

@@ -55,11 +55,18 @@ def test_grabcut_cli_box_then_strokes(tmp_path, capsys):
     assert with_strokes[stroke].all()
     assert dice(with_strokes[k], ref[k]) > dice(seg.mask[k], ref[k])
 
-    # the intensity-order prior can be switched off from the command line (same as the engine)
-    assert main(["grabcut", str(data_path(PET)), "--rect", rect, "-o", str(out), "--force",
-                 "--intensity-order", "none"]) == 0
-    np.testing.assert_array_equal(io.read_seg_nrrd(out)["GrabCut"].mask,
-                                  grabcut(image.array, box, spacing_mm=image.spacing_mm, intensity_order="none"))
+    # the intensity-order and star-shape priors can be set from the command line (same as the engine);
+    # slice 28 has a hot rim open to one side, where the star-shape prior changes the result
+    _, _, box = _pet_case(k=28)
+    rect = f"{box.z0},{box.y0},{box.y1},{box.x0},{box.x1}"
+    results = []
+    for flags, kw in ((["--intensity-order", "none", "--star-shape", "off"], dict(intensity_order="none",
+                                                                                star_shape=False)),
+                      (["--star-shape"], dict(star_shape=True))):
+        assert main(["grabcut", str(data_path(PET)), "--rect", rect, "-o", str(out), "--force", *flags]) == 0
+        results.append(io.read_seg_nrrd(out)["GrabCut"].mask)
+        np.testing.assert_array_equal(results[-1], grabcut(image.array, box, spacing_mm=image.spacing_mm, **kw))
+    assert not np.array_equal(results[0], results[1])
 
 
 def test_backproject_cli_matches_engine(tmp_path):

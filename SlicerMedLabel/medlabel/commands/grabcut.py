@@ -36,8 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-fill-holes", action="store_true", help="do not fill enclosed holes per slice")
     p.add_argument("--border-free", action="store_true",
                    help="do not treat the box outline as background (when the object reaches the box edge)")
-    p.add_argument("--star-shape", action="store_true",
-                   help="star-shape prior around the box centre (compact lesions, e.g. a necrotic lesion on PET)")
+    p.add_argument("--star-shape", nargs="?", choices=("auto", "on", "off"), const="on", default="auto",
+                   help="star-shape prior around the box centre (compact lesions, e.g. a necrotic lesion on PET): "
+                        "on, off, or auto (default: on for boxes of at most 48 voxels per side without "
+                        "--fg-seeds); --star-shape alone = on")
     p.add_argument("--intensity-order", choices=("auto", "brighter", "darker", "none"), default="auto",
                    help="object brighter/darker than its surroundings: monotone likelihood ratio (default auto: "
                         "decided from the intensity mixtures; none for an isodense object)")
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     bg = read_mask(args.bg_seeds, args.bg_segment, image, "--bg-seeds") if args.bg_seeds else None
     params = dict(iterations=args.iterations, smoothness=args.smoothness, geodesic=args.geodesic,
                   smoothing_mm=args.smoothing_mm, n_components=args.components, keep=args.keep,
-                  fill_holes=not args.no_fill_holes, star_shape=args.star_shape,
+                  fill_holes=not args.no_fill_holes, star_shape={"on": True, "off": False}.get(args.star_shape, "auto"),
                   border_is_background=not args.border_free, intensity_order=args.intensity_order,
                   seed=args.seed)
     with tqdm_progress("GrabCut") as progress:

@@ -53,6 +53,9 @@ SMOOTH_NOISE_FRACTION = 0.5
 #: |Cohen's d| between the foreground and background mixtures of a round above which
 #: ``intensity_order='auto'`` assumes the object is brighter (or darker) than its surroundings
 ORDER_EFFECT_SIZE = 1.0
+#: ``star_shape='auto'`` turns the star-shape prior on when no side of the box is longer than this
+#: many voxels (a small object at the image resolution: a nodule, a lymph node, a PET lesion)
+STAR_AUTO_MAX_VOX = 48
 #: mixture fitting budget: samples per model (non-integer or 2-feature data; integer HU use their exact
 #: histogram), EM steps of the first fit and of each warm-started refit
 GMM_SAMPLES, EM_FIRST, EM_NEXT = 8000, 10, 3
@@ -63,7 +66,7 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
             iterations: int = 5, smoothness: float = 2.0, contrast: float = 1.0, geodesic: float = 30.0,
             n_components: int = 4, smoothing_mm: float = 0.0, background_margin_mm: float | None = None,
             max_graph_voxels: int = 400_000, keep: str = "auto", fill_holes: bool = True,
-            star_shape: bool = False, border_is_background: bool = True, intensity_order: str = "auto",
+            star_shape: bool | str = "auto", border_is_background: bool = True, intensity_order: str = "auto",
             seed: int = 0, progress: Progress | None = None) -> np.ndarray:
     """Segment the object in ``box`` by iterated graph cuts.
 
@@ -111,13 +114,19 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
         (a box holds one object; vessels cut off inside it are dropped).
     fill_holes : bool
         Fill enclosed holes slice by slice (a lesion contour includes its necrotic core).
-    star_shape : bool
+    star_shape : bool or 'auto'
         Star-shape prior (Veksler, ECCV 2008) as a second stage: after the ordinary cut, the cut is
         repeated with every voxel's path to a centre forced into the object, so holes and notches
         open to the outside close (a lesion with a necrotic core on PET). Centre: the centroid of the
         foreground strokes, else the box centre when it lies in the convex hull of the first cut,
         else that cut's deepest voxel. If the constrained cut comes out empty the first cut is kept.
-        Off by default: it is a shape assumption, right for compact lesions, wrong for muscle or fat.
+        It is a shape assumption, right for compact lesions, wrong for muscle or fat. 'auto'
+        (default) turns it on for a box without foreground strokes (strokes carry the shape) and
+        with no side longer than ``STAR_AUTO_MAX_VOX`` (48)
+        voxels, i.e. an object only a few dozen voxels across at the image's resolution (on the
+        issue-8 reference sets it never lowered a set's mean Dice: LIDC nodule 0.857 -> 0.861,
+        STS_001 PET 0.705 -> 0.769; the 87 mm phantom vertebra and most sarcoma CT boxes are larger
+        and unchanged; see docs/benchmarks/segment.md).
     border_is_background : bool
         The box's own outline (one voxel thick, on every side that lies inside the image) is hard
         background: a drawn box encloses the object. This keeps a loose box from flipping object
@@ -185,6 +194,8 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
         raise InputError(f"smoothing_mm must be >= 0 mm; got {smoothing_mm}")
     if geodesic < 0:
         raise InputError(f"geodesic must be >= 0; got {geodesic}")
+    if not (star_shape == "auto" or isinstance(star_shape, (bool, np.bool_))):
+        raise InputError(f"star_shape must be True, False or 'auto'; got {star_shape!r}")
     if intensity_order not in ("auto", "brighter", "darker", "none"):
         raise InputError(f"intensity_order {intensity_order!r} is not valid; valid values are 'auto', 'brighter', "
                          "'darker', 'none'")
@@ -219,10 +230,14 @@ def grabcut(image: np.ndarray, box: Box | None = None, *, spacing_mm: Sequence[f
         return out.reshape(np.shape(image))
     if border_is_background:
         bg_c = bg_c | (_box_outline(box, region, shape, in_plane) & ~fg_c)
+    if star_shape == "auto":
+        star_shape = (not fg_c.any()
+                      and max(n for a, n in enumerate(box.shape) if not (in_plane and a == 0)) <= STAR_AUTO_MAX_VOX)
     res = _grabcut_region(crop, in_box, fg_c, bg_c, sp, iterations=int(iterations), smoothness=float(smoothness),
                           contrast=float(contrast), geodesic=float(geodesic), n_components=int(n_components),
                           smoothing_mm=float(smoothing_mm), max_graph_voxels=int(max_graph_voxels), seed=int(seed),
-                          progress=progress, order=intensity_order, star_center=_star_center(box, fg_c, region) if star_shape else None)
+                          progress=progress, order=intensity_order,
+                          star_center=_star_center(box, fg_c, region) if star_shape else None)
     res = _postprocess(res, fg_c, bg_c, keep=keep, fill=fill_holes)
     out[sl] = res
     progress(1.0, "GrabCut done")
