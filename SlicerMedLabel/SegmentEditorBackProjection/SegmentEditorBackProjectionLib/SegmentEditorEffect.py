@@ -168,9 +168,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
         return sourceVolumeNode(self.scriptedEffect)
 
-    def onRectangle(self, ijkA, ijkB, viewWidget):
+    def onRectangle(self, rasA, rasB, viewWidget):
         with slicer.util.tryWithErrorDisplay("Back projection failed.", waitCursor=True):
-            self.roi = self.logic.boxFromIjk(ijkA, ijkB, self.logic.sourceImage(self._volume()).shape)
+            self.roi = self.logic.boxFromRas(rasA, rasB, self._volume())
             self.updatePreview()
 
     def onSegmentRoi(self):

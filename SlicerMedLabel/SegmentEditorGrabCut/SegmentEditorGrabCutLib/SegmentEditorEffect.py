@@ -170,10 +170,10 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
         return sourceVolumeNode(self.scriptedEffect)
 
-    def onRectangle(self, ijkA, ijkB, viewWidget):
+    def onRectangle(self, rasA, rasB, viewWidget):
         with slicer.util.tryWithErrorDisplay("GrabCut failed.", waitCursor=True):
             volume = self._volume()
-            box = self.logic.boxFromIjk(ijkA, ijkB, self.logic.sourceImage(volume).shape)
+            box = self.logic.boxFromRas(rasA, rasB, volume)
             depth = self.depthSpin.value
             axis = self.logic.thinAxis(box)
             if depth > 0 and axis is not None:
