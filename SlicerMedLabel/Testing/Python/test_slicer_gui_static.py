@@ -1,0 +1,462 @@
+"""Static checks (AST, no Slicer) of the Slicer layer that only runs inside the desktop application.
+
+The widget, tab and effect files cannot be executed in CI, so these tests read them and check the
+classes of defect a review against Slicer's real API found:
+
+* every method a widget or effect calls on a Qt-free logic object exists on that logic class and
+  accepts the call's positional count and keyword names (a renamed logic method or argument shows
+  up here, not as a traceback in front of a user);
+* every ``self.ui.<name>`` of the main module exists in ``Resources/UI/SlicerMedLabel.ui`` and every
+  ``SlicerParameterName`` of the .ui is a field of the ``parameterNodeWrapper`` class;
+* effect classes define the hooks the scripted-effect adaptor calls, call only methods of
+  ``qSlicerSegmentEditorAbstractEffect`` through ``scriptedEffect`` and pass ``qt.QPoint`` /
+  ``qt.QVector3D`` to its coordinate accessors (they do not take tuples);
+* the hidden effect modules register on ``startupCompleted()``;
+* Qt signal signatures in ``connect("signal(args)", ...)`` exist on the widget class they are
+  connected on (for the widget classes whose signals are listed below).
+
+API references: Slicer ``qSlicerSegmentEditorAbstractEffect.h`` (Q_INVOKABLE methods and the
+``xyToRas(QPoint, qMRMLSliceWidget*)`` / ``xyToIjk(QPoint, ..., vtkOrientedImageData*, transform)``
+accessors returning ``QVector3D``), ``AbstractScriptedSegmentEditorEffect.py`` (the Python helpers that
+wrap tuples into ``qt.QPoint``), Qt 5 class documentation for the signals.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+MODULE = REPO / "SlicerMedLabel"
+LIB = MODULE / "SlicerMedLabelLib"
+
+GUI_FILES = sorted([MODULE / "SlicerMedLabel.py", LIB / "EffectRectangle.py", *LIB.glob("*Tab.py"),
+                    *MODULE.glob("SegmentEditor*/SegmentEditor*Lib/SegmentEditorEffect.py")])
+
+#: Methods of ScriptedLoadableModuleLogic (Slicer Base/Python/slicer/ScriptedLoadableModule.py) that a
+#: logic class deriving from it inherits.
+SCRIPTED_LOGIC_METHODS = {"getParameterNode", "getAllParameterNodes", "createParameterNode", "setDefaultParameters",
+                          "moduleName", "isSingletonParameterNode", "delayDisplay", "setDelayDisplay"}
+
+#: Methods of qSlicerSegmentEditorAbstractEffect callable from Python through ``scriptedEffect``
+#: (Q_INVOKABLE, slots and Q_PROPERTY accessors of qSlicerSegmentEditorAbstractEffect.h, Slicer 5.x).
+EFFECT_API = {
+    "activate", "deactivate", "active", "modifySelectedSegmentByLabelmap", "modifySegmentByLabelmap",
+    "applyImageMask", "createCursor", "updateGUIFromMRML", "updateMRMLFromGUI", "parameterSetNode",
+    "setParameterSetNode", "scene", "optionsFrame", "optionsLayout", "addActor2D", "removeActor2D", "addActor3D",
+    "removeActor3D", "addOptionsWidget", "addLabeledOptionsWidget", "name", "setName", "title", "setTitle",
+    "perSegment", "setPerSegment", "requireSegments", "setRequireSegments", "cursorOff", "cursorOn",
+    "selectEffect", "parameter", "integerParameter", "doubleParameter", "nodeReference", "setParameter",
+    "setParameterDefault", "setCommonParameter", "setCommonParameterDefault", "setNodeReference",
+    "setCommonNodeReference", "parameterDefined", "commonParameterDefined", "confirmCurrentSegmentVisible",
+    "modifierLabelmap", "defaultModifierLabelmap", "maskLabelmap", "selectedSegmentLabelmap",
+    "referenceGeometryImage", "sourceVolumeImageData", "saveStateForUndo", "renderWindow", "renderer",
+    "viewNode", "rasToXy", "xyzToRas", "xyToRas", "xyzToIjk", "xyToIjk", "forceRender", "scheduleRender",
+    "sliceSpacing", "segmentationDisplayableInView", "cleanup", "self", "setPythonSource", "register",
+    "showEffectCursorInSliceView", "showEffectCursorInThreeDView",
+}
+#: Deprecated spellings (Slicer 5.3 renamed master -> source); using them without a fallback breaks later.
+EFFECT_API_DEPRECATED = {"masterVolumeImageData": "sourceVolumeImageData"}
+#: Coordinate accessors and the Qt value type their first argument must be.
+COORDINATE_ACCESSORS = {"xyToRas": "QPoint", "xyToIjk": "QPoint", "xyzToRas": "QVector3D", "xyzToIjk": "QVector3D",
+                        "rasToXy": "QVector3D"}
+#: Hooks every scripted effect class defines (the adaptor calls them; pure virtual in C++ or shown in the GUI).
+EFFECT_HOOKS = {"clone", "icon", "helpText", "setupOptionsFrame", "setMRMLDefaults", "updateGUIFromMRML",
+                "updateMRMLFromGUI", "activate", "deactivate"}
+
+#: Signals (PythonQt signature strings) of the widget classes our GUI files create (Qt 5 / CTK / qMRML docs).
+_BUTTON = {"clicked()", "clicked(bool)", "toggled(bool)", "pressed()", "released()"}
+SIGNALS = {
+    "QPushButton": _BUTTON, "QCheckBox": _BUTTON | {"stateChanged(int)"}, "QRadioButton": _BUTTON,
+    "QToolButton": _BUTTON,
+    "QComboBox": {"currentIndexChanged(int)", "currentIndexChanged(QString)", "currentTextChanged(QString)",
+                  "activated(int)", "activated(QString)", "editTextChanged(QString)", "highlighted(int)"},
+    "QSpinBox": {"valueChanged(int)", "valueChanged(QString)", "textChanged(QString)", "editingFinished()"},
+    "QDoubleSpinBox": {"valueChanged(double)", "valueChanged(QString)", "textChanged(QString)", "editingFinished()"},
+    "QLineEdit": {"textChanged(QString)", "textEdited(QString)", "editingFinished()", "returnPressed()"},
+    "QListWidget": {"itemChanged(QListWidgetItem*)", "itemClicked(QListWidgetItem*)", "currentRowChanged(int)",
+                    "itemSelectionChanged()", "itemDoubleClicked(QListWidgetItem*)",
+                    "currentItemChanged(QListWidgetItem*,QListWidgetItem*)"},
+    "QSlider": {"valueChanged(int)", "sliderMoved(int)", "sliderReleased()"},
+    "ctkSliderWidget": {"valueChanged(double)", "valueIsChanging(double)"},
+    "ctkPathLineEdit": {"currentPathChanged(QString)", "validInputChanged(bool)"},
+    "ctkCollapsibleButton": _BUTTON | {"contentsCollapsed(bool)"},
+    "qMRMLNodeComboBox": {"currentNodeChanged(vtkMRMLNode*)", "currentNodeChanged(bool)",
+                          "currentNodeIDChanged(QString)", "nodeAdded(vtkMRMLNode*)", "nodeActivated(vtkMRMLNode*)",
+                          "nodeAddedByUser(vtkMRMLNode*)", "nodeAboutToBeRemoved(vtkMRMLNode*)"},
+}
+
+
+# -- helpers ----------------------------------------------------------------------------------------------
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def _is_self_attr(node, name=None) -> bool:
+    return (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"
+            and (name is None or node.attr == name))
+
+
+def logic_classes() -> dict[str, tuple[Path, ast.ClassDef]]:
+    """Classes defined in ``SlicerMedLabelLib/*_logic.py``: name -> (file, class node)."""
+    out = {}
+    for path in sorted(LIB.glob("*_logic.py")):
+        for node in _tree(path).body:
+            if isinstance(node, ast.ClassDef):
+                out[node.name] = (path, node)
+    return out
+
+
+def class_members(cls: ast.ClassDef, classes: dict) -> tuple[dict[str, ast.FunctionDef], set[str], bool]:
+    """(methods, data attributes, inherits Slicer's ScriptedLoadableModuleLogic) of a logic class,
+    following bases defined in the logic files."""
+    methods: dict[str, ast.FunctionDef] = {}
+    attrs: set[str] = set()
+    scripted = False
+    for base in cls.bases:
+        name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", "")
+        if name in classes:
+            m, a, s = class_members(classes[name][1], classes)
+            methods.update(m)
+            attrs |= a
+            scripted |= s
+        elif name and name != "object":
+            scripted = True                # _LogicBase = ScriptedLoadableModuleLogic in the application
+    for node in cls.body:
+        if isinstance(node, ast.FunctionDef):
+            methods[node.name] = node
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            for t in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                if isinstance(t, ast.Name):
+                    attrs.add(t.id)
+    for node in ast.walk(cls):
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            for t in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                for sub in ast.walk(t):
+                    if _is_self_attr(sub):
+                        attrs.add(sub.attr)
+    return methods, attrs, scripted
+
+
+def signature_of(func: ast.FunctionDef, *, bound: bool) -> inspect.Signature:
+    """An :class:`inspect.Signature` built from a method's AST (``self`` dropped when ``bound``)."""
+    a = func.args
+    params = []
+    positional = [*a.posonlyargs, *a.args]
+    defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+    static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in func.decorator_list)
+    for i, (arg, default) in enumerate(zip(positional, defaults, strict=True)):
+        if i == 0 and bound and not static:
+            continue
+        kind = inspect.Parameter.POSITIONAL_ONLY if arg in a.posonlyargs else inspect.Parameter.POSITIONAL_OR_KEYWORD
+        params.append(inspect.Parameter(arg.arg, kind,
+                                        default=inspect.Parameter.empty if default is None else None))
+    if a.vararg:
+        params.append(inspect.Parameter(a.vararg.arg, inspect.Parameter.VAR_POSITIONAL))
+    for arg, default in zip(a.kwonlyargs, a.kw_defaults, strict=True):
+        params.append(inspect.Parameter(arg.arg, inspect.Parameter.KEYWORD_ONLY,
+                                        default=inspect.Parameter.empty if default is None else None))
+    if a.kwarg:
+        params.append(inspect.Parameter(a.kwarg.arg, inspect.Parameter.VAR_KEYWORD))
+    return inspect.Signature(params)
+
+
+def _imported_logic_names(tree: ast.Module, classes: dict) -> dict[str, str]:
+    """Local name -> logic class name for ``from SlicerMedLabelLib.x_logic import Cls`` (also relative)."""
+    out = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1].endswith("_logic"):
+            for alias in node.names:
+                if alias.name in classes:
+                    out[alias.asname or alias.name] = alias.name
+    return out
+
+
+def _bindings(tree: ast.Module, names: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(self attribute -> class, local variable -> class) for ``x = Cls(...)`` assignments; a property
+    whose body sets ``self._x = Cls(...)`` binds its own name too."""
+    attrs, local = {}, {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
+                and isinstance(node.value.func, ast.Name) and node.value.func.id in names:
+            cls = names[node.value.func.id]
+            for t in node.targets:
+                if _is_self_attr(t):
+                    attrs[t.attr] = cls
+                elif isinstance(t, ast.Name):
+                    local[t.id] = cls
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and any(isinstance(d, ast.Name) and d.id == "property"
+                                                     for d in node.decorator_list):
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Assign) and any(_is_self_attr(t) and t.attr in attrs for t in sub.targets):
+                    attrs[node.name] = attrs[next(t.attr for t in sub.targets if _is_self_attr(t))]
+    return attrs, local
+
+
+def logic_call_problems(path: Path, classes: dict | None = None) -> list[str]:
+    """Calls and attribute reads on logic objects in a GUI file that the logic class does not support."""
+    classes = logic_classes() if classes is None else classes
+    tree = _tree(path)
+    names = _imported_logic_names(tree, classes)
+    attrs, local = _bindings(tree, names)
+    calls = {id(n.func): n for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    problems = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        owner, bound = None, True
+        if _is_self_attr(node.value) and node.value.attr in attrs:
+            owner = attrs[node.value.attr]
+        elif isinstance(node.value, ast.Name) and node.value.id in local:
+            owner = local[node.value.id]
+        elif isinstance(node.value, ast.Name) and node.value.id in names:
+            owner, bound = names[node.value.id], False
+        if owner is None:
+            continue
+        where = f"{path.relative_to(REPO)}:{node.lineno}"
+        methods, data, scripted = class_members(classes[owner][1], classes)
+        if node.attr not in methods:
+            if node.attr in data or (scripted and node.attr in SCRIPTED_LOGIC_METHODS):
+                continue
+            problems.append(f"{where}: {owner} has no method or attribute '{node.attr}'")
+            continue
+        call = calls.get(id(node))
+        if call is None:
+            continue
+        func = methods[node.attr]
+        if any(isinstance(d, ast.Name) and d.id == "property" for d in func.decorator_list):
+            continue
+        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+            continue                       # *args / **kwargs at the call site: not checkable statically
+        sig = signature_of(func, bound=bound)
+        try:
+            sig.bind(*range(len(call.args)), **{k.arg: None for k in call.keywords})
+        except TypeError as exc:
+            problems.append(f"{where}: {owner}.{node.attr}{sig} cannot take this call ({exc})")
+    return problems
+
+
+# -- logic calls --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", GUI_FILES, ids=[p.name if p.parent == LIB or p.parent == MODULE
+                                                  else p.parent.parent.name for p in GUI_FILES])
+def test_gui_calls_exist_on_the_logic_with_compatible_arguments(path):
+    assert logic_call_problems(path) == []
+
+
+def test_logic_call_check_catches_wrong_names_and_arguments(tmp_path):
+    lib = tmp_path / "SlicerMedLabelLib"
+    lib.mkdir()
+    (lib / "demo_logic.py").write_text(
+        "class DemoLogic:\n"
+        "    def __init__(self, progress=None):\n        self.lastResult = None\n"
+        "    def compute(self, volume, *, method='staple', k=None):\n        pass\n"
+        "    @staticmethod\n    def setStatus(node, action):\n        pass\n")
+    gui = lib / "DemoTab.py"
+    gui.write_text(
+        "from SlicerMedLabelLib.demo_logic import DemoLogic\n"
+        "class DemoTab:\n"
+        "    def __init__(self):\n        self.logic = DemoLogic(progress=None)\n"
+        "    def ok(self):\n"
+        "        self.logic.compute(1, method='kofn', k=2)\n        DemoLogic.setStatus(1, 'accept')\n"
+        "        return self.logic.lastResult\n"
+        "    def bad(self):\n"
+        "        self.logic.computeAll(1)\n"                       # no such method
+        "        self.logic.compute(1, 2)\n"                       # method is keyword-only
+        "        self.logic.compute(1, tolerance=2)\n"             # unknown keyword
+        "        DemoLogic.setStatus(1)\n"                         # missing argument
+        "        return self.logic.lastResults\n")                 # no such attribute
+    classes = {}
+    for node in _tree(lib / "demo_logic.py").body:
+        if isinstance(node, ast.ClassDef):
+            classes[node.name] = (lib / "demo_logic.py", node)
+    global REPO
+    saved, REPO = REPO, tmp_path
+    try:
+        problems = logic_call_problems(gui, classes)
+    finally:
+        REPO = saved
+    text = "\n".join(problems)
+    assert len(problems) == 5, text
+    assert ":10: DemoLogic has no method or attribute 'computeAll'" in text
+    assert ":11: DemoLogic.compute" in text and ":12: DemoLogic.compute" in text
+    assert ":13: DemoLogic.setStatus" in text
+    assert "'lastResults'" in text
+
+
+# -- the main module's .ui ------------------------------------------------------------------------------------
+def _ui_names(path: Path) -> set[str]:
+    root = ET.parse(path).getroot()
+    return {e.get("name") for e in root.iter() if e.tag in ("widget", "layout", "spacer") and e.get("name")}
+
+
+def test_ui_names_used_by_the_main_module_exist_in_the_ui_file():
+    ui_file = MODULE / "Resources" / "UI" / "SlicerMedLabel.ui"
+    names = _ui_names(ui_file)
+    tree = _tree(MODULE / "SlicerMedLabel.py")
+    used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and _is_self_attr(n.value, "ui")}
+    pages = {e.value for n in ast.walk(tree) if isinstance(n, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == "TABS" for t in n.targets)
+        for row in n.value.elts for e in row.elts[:1]}
+    assert used, "SlicerMedLabel.py uses no self.ui.<name>?"
+    assert sorted(used - names) == [], f"self.ui names missing from {ui_file.name}"
+    assert pages and sorted(pages - names) == [], "TABS pages missing from the .ui"
+
+
+def test_ui_parameter_names_are_fields_of_the_parameter_node_wrapper():
+    root = ET.parse(MODULE / "Resources" / "UI" / "SlicerMedLabel.ui").getroot()
+    bound = {p.find("string").text for p in root.iter("property") if p.get("name") == "SlicerParameterName"}
+    tree = _tree(MODULE / "SlicerMedLabel.py")
+    wrappers = [n for n in tree.body if isinstance(n, ast.ClassDef) and any(
+        (isinstance(d, ast.Name) and d.id == "parameterNodeWrapper") for d in n.decorator_list)]
+    assert len(wrappers) == 1
+    fields = {s.target.id for s in wrappers[0].body if isinstance(s, ast.AnnAssign)}
+    assert bound and bound <= fields, f"SlicerParameterName {sorted(bound - fields)} not in {sorted(fields)}"
+
+
+# -- Segment Editor effects -------------------------------------------------------------------------------------
+def effect_api_problems(path: Path) -> list[str]:
+    """Calls through ``scriptedEffect`` that are not qSlicerSegmentEditorAbstractEffect methods, deprecated
+    names without a fallback, coordinate accessors given something other than a Qt value, missing hooks."""
+    tree = _tree(path)
+    problems = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        target = node.func.value
+        via_effect = (_is_self_attr(target, "scriptedEffect")
+                      or (isinstance(target, ast.Name) and target.id in ("scriptedEffect", "clonedEffect")))
+        if not via_effect:
+            continue
+        name, where = node.func.attr, f"{path.name}:{node.lineno}"
+        if name in EFFECT_API_DEPRECATED:
+            problems.append(f"{where}: scriptedEffect.{name} is deprecated; use {EFFECT_API_DEPRECATED[name]}")
+        elif name not in EFFECT_API:
+            problems.append(f"{where}: scriptedEffect.{name} is not a qSlicerSegmentEditorAbstractEffect method")
+        if name in COORDINATE_ACCESSORS:
+            first = node.args[0] if node.args else None
+            wanted = COORDINATE_ACCESSORS[name]
+            ok = isinstance(first, ast.Call) and getattr(first.func, "attr", getattr(first.func, "id", "")) == wanted
+            if not ok:
+                problems.append(f"{where}: scriptedEffect.{name} takes a qt.{wanted} (returns a QVector3D/QPoint), "
+                                "not a tuple")
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "SegmentEditorEffect"):
+        defined = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
+        for hook in sorted(EFFECT_HOOKS - defined):
+            problems.append(f"{path.name}: SegmentEditorEffect does not define {hook}()")
+        init = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+        text = ast.unparse(init) if init else ""
+        if "scriptedEffect.name =" not in text or "AbstractScriptedSegmentEditor" not in text:
+            problems.append(f"{path.name}: __init__ must set scriptedEffect.name and call the base __init__")
+    return problems
+
+
+EFFECT_FILES = sorted([*MODULE.glob("SegmentEditor*/SegmentEditor*Lib/SegmentEditorEffect.py"),
+                       LIB / "EffectRectangle.py"])
+
+
+@pytest.mark.parametrize("path", EFFECT_FILES, ids=[p.parent.parent.name if p.name == "SegmentEditorEffect.py"
+                                                    else p.stem for p in EFFECT_FILES])
+def test_effects_use_the_scripted_effect_api(path):
+    assert effect_api_problems(path) == []
+
+
+def test_effect_api_check_catches_tuple_coordinates_and_unknown_methods(tmp_path):
+    path = tmp_path / "SegmentEditorEffect.py"
+    path.write_text(
+        "import qt\n"
+        "class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):\n"
+        "    def __init__(self, scriptedEffect):\n"
+        "        AbstractScriptedSegmentEditorEffect.__init__(self, scriptedEffect)\n"
+        "    def clone(self): pass\n"
+        "    def go(self, xy, view):\n"
+        "        self.scriptedEffect.xyToIjk(xy, view, self.scriptedEffect.masterVolumeImageData())\n"
+        "        self.scriptedEffect.xyToRas(qt.QPoint(1, 2), view)\n"
+        "        self.scriptedEffect.modifySelectedSegment(None, 0)\n")
+    text = "\n".join(effect_api_problems(path))
+    assert "SegmentEditorEffect.py:7: scriptedEffect.xyToIjk takes a qt.QPoint" in text
+    assert "masterVolumeImageData is deprecated" in text
+    assert "modifySelectedSegment is not a qSlicerSegmentEditorAbstractEffect method" in text
+    assert ":8:" not in text                                         # the QPoint call is fine
+    assert "does not define helpText()" in text and "does not define clone()" not in text
+    assert "must set scriptedEffect.name" in text
+
+
+@pytest.mark.parametrize("folder", sorted(MODULE.glob("SegmentEditor*/")), ids=lambda p: p.name)
+def test_hidden_effect_module_registers_on_startup_completed(folder):
+    tree = _tree(folder / f"{folder.name}.py")
+    text = ast.unparse(tree)
+    assert "parent.hidden = True" in text
+    assert "slicer.app.connect('startupCompleted()', self.registerEditorEffect)" in text
+    register = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "registerEditorEffect")
+    body = ast.unparse(register)
+    assert "qSlicerSegmentEditorScriptedEffect(None)" in body and ".self().register()" in body
+    assert "Lib/SegmentEditorEffect.py" in body
+
+
+# -- Qt signal signatures ------------------------------------------------------------------------------------------
+def _widget_classes(tree: ast.Module) -> dict[str, str]:
+    """'self.x' or 'x' -> widget class for unambiguous ``x = qt.Cls()`` / ``slicer.qMRMLCls()`` assignments."""
+    seen: dict[str, set[str]] = {}
+
+    def cls_of(value):
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
+                and isinstance(value.func.value, ast.Name) and value.func.value.id in ("qt", "ctk", "slicer"):
+            return value.func.attr
+        return None
+
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assign):
+            continue
+        targets = node.targets[0].elts if isinstance(node.targets[0], ast.Tuple) else node.targets
+        values = node.value.elts if isinstance(node.value, ast.Tuple) and isinstance(node.targets[0], ast.Tuple) \
+            else [node.value] * len(targets)
+        for t, v in zip(targets, values, strict=True):
+            key = f"self.{t.attr}" if _is_self_attr(t) else t.id if isinstance(t, ast.Name) else None
+            if key:
+                seen.setdefault(key, set()).add(cls_of(v))
+    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1 and None not in v}
+
+
+def signal_problems(path: Path) -> list[str]:
+    tree = _tree(path)
+    widgets = _widget_classes(tree)
+    pairs = []                             # (widget expression, signal string, line)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "connect" \
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            pairs.append((ast.unparse(node.func.value), node.args[0].value, node.lineno))
+        if isinstance(node, ast.For) and isinstance(node.iter, ast.Tuple):   # for w, signal in ((w, "sig"), ...)
+            for row in node.iter.elts:
+                if isinstance(row, ast.Tuple) and len(row.elts) == 2 and isinstance(row.elts[1], ast.Constant) \
+                        and isinstance(row.elts[1].value, str) and "(" in row.elts[1].value:
+                    pairs.append((ast.unparse(row.elts[0]), row.elts[1].value, row.lineno))
+    problems = []
+    for expr, signal, line in pairs:
+        cls = widgets.get(expr)
+        if cls in SIGNALS and signal.replace(" ", "") not in SIGNALS[cls]:
+            problems.append(f"{path.name}:{line}: {cls} {expr} has no signal {signal}")
+    return problems
+
+
+@pytest.mark.parametrize("path", GUI_FILES, ids=[p.name if p.parent == LIB or p.parent == MODULE
+                                                  else p.parent.parent.name for p in GUI_FILES])
+def test_connected_signals_exist_on_the_widget_class(path):
+    assert signal_problems(path) == []
+
+
+def test_signal_check_catches_a_wrong_signature(tmp_path):
+    path = tmp_path / "Tab.py"
+    path.write_text("import qt\nclass T:\n    def __init__(self):\n"
+                    "        self.spin = qt.QDoubleSpinBox()\n        self.check = qt.QCheckBox()\n"
+                    "        self.spin.connect('valueChanged(int)', print)\n"
+                    "        for w, s in ((self.check, 'toggled(int)'), (self.spin, 'valueChanged(double)')):\n"
+                    "            w.connect(s, print)\n")
+    problems = signal_problems(path)
+    assert len(problems) == 2, problems
+    assert "QDoubleSpinBox self.spin has no signal valueChanged(int)" in problems[0] + problems[1]
+    assert "QCheckBox self.check has no signal toggled(int)" in problems[0] + problems[1]
