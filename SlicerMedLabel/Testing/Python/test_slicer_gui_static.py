@@ -460,3 +460,36 @@ def test_signal_check_catches_a_wrong_signature(tmp_path):
     assert len(problems) == 2, problems
     assert "QDoubleSpinBox self.spin has no signal valueChanged(int)" in problems[0] + problems[1]
     assert "QCheckBox self.check has no signal toggled(int)" in problems[0] + problems[1]
+
+
+# -- load-time imports of the tabs' and effects' logic ---------------------------------------------------------
+#: packages Slicer does not ship (it bundles numpy, scipy, vtk, SimpleITK, pydicom: Slicer SuperBuild
+#: External_python-*.cmake); torch comes from the PyTorch extension.
+NOT_IN_SLICER = ["pandas", "skimage", "torch", "cv2", "maxflow", "highdicom", "openpyxl", "nrrd", "nibabel",
+                 "matplotlib", "monai", "tqdm"]
+
+
+def _loaded_packages(modules: list[str]) -> str:
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import importlib; "
+            f"[importlib.import_module(m) for m in {modules!r}]; "
+            f"print(','.join(sorted(m for m in {NOT_IN_SLICER!r} if m in sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code, str(MODULE)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_every_logic_module_imports_without_packages_slicer_lacks():
+    """Tabs are built when the module opens and import their logic then: a logic file that imports pandas
+    (or another package installed on first use) at load time replaces the whole tab by an error message
+    in a fresh Slicer; effects would fail before ``ensure_packages`` can ask. Import the engine parts
+    that need such packages inside the methods (after the widget called ``ensure_packages``)."""
+    modules = [f"SlicerMedLabelLib.{p.stem}" for p in sorted(LIB.glob("*_logic.py"))]
+    assert "SlicerMedLabelLib.review_logic" in modules
+    assert _loaded_packages(modules) == "", "imported at load time by SlicerMedLabelLib/*_logic.py"
+
+
+def test_load_time_import_check_sees_pandas():
+    assert _loaded_packages(["medlabel.review.consensus"]) == "pandas"
