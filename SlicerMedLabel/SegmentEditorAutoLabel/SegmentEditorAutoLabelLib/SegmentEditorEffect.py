@@ -93,6 +93,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
     def activate(self):
         with slicer.util.tryWithErrorDisplay("Could not list the auto-label models."):
+            from SlicerMedLabelLib.dependencies import ensure_packages
+
+            ensure_packages()  # the registry and predict need pandas, scipy ...: installed on first use, after asking
             names = self.logic.modelNames()
             self.modelCombo.blockSignals(True)
             self.modelCombo.clear()
@@ -141,6 +144,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
     def onPreview(self):
         with slicer.util.tryWithErrorDisplay("Auto-label failed.", waitCursor=True):
+            from SlicerMedLabelLib.dependencies import ensure_packages
+
+            ensure_packages()
             volume = self._sourceVolume()
             if volume is None:
                 raise ValueError("Select a source volume (CT) in the Segment Editor first.")
@@ -178,6 +184,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
     def onApply(self):
         with slicer.util.tryWithErrorDisplay("Could not apply the auto-labels.", waitCursor=True):
+            from SlicerMedLabelLib.dependencies import ensure_packages
+
+            ensure_packages()
             if self.proposal is None:
                 raise ValueError("Click Preview first.")
             segmentationNode = self.scriptedEffect.parameterSetNode().GetSegmentationNode()

@@ -168,13 +168,21 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
         return sourceVolumeNode(self.scriptedEffect)
 
+    @staticmethod
+    def _ensurePackages():
+        from SlicerMedLabelLib.dependencies import ensure_packages
+
+        ensure_packages(["scipy"])  # installed on first use, after asking
+
     def onRectangle(self, rasA, rasB, viewWidget):
         with slicer.util.tryWithErrorDisplay("Back projection failed.", waitCursor=True):
+            self._ensurePackages()
             self.roi = self.logic.boxFromRas(rasA, rasB, self._volume())
             self.updatePreview()
 
     def onSegmentRoi(self):
         with slicer.util.tryWithErrorDisplay("Back projection failed.", waitCursor=True):
+            self._ensurePackages()
             p = self.scriptedEffect.parameterSetNode()
             self.roi = self.logic.segmentMask(p.GetSegmentationNode(), p.GetSelectedSegmentID(), self._volume())
             if self.scopeCombo.currentData != "volume":
@@ -183,6 +191,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
     def updatePreview(self):
         with slicer.util.tryWithErrorDisplay("Back projection failed.", waitCursor=True):
+            self._ensurePackages()
             res = self.logic.backProjectionForEffect(
                 self._volume(), self.roi, scope=self.scopeCombo.currentData, slabSlices=self.slabSpin.value,
                 bins=self.binsSpin.value, threshold=self.thresholdSpin.value, smoothing_mm=self.smoothingSpin.value,

@@ -172,6 +172,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
     def onRectangle(self, rasA, rasB, viewWidget):
         with slicer.util.tryWithErrorDisplay("GrabCut failed.", waitCursor=True):
+            from SlicerMedLabelLib.dependencies import ensure_packages
+
+            ensure_packages(["scipy", "skimage", "maxflow"])  # graph cut: installed on first use, after asking
             volume = self._volume()
             box = self.logic.boxFromRas(rasA, rasB, volume)
             depth = self.depthSpin.value

@@ -493,3 +493,81 @@ def test_every_logic_module_imports_without_packages_slicer_lacks():
 
 def test_load_time_import_check_sees_pandas():
     assert _loaded_packages(["medlabel.review.consensus"]) == "pandas"
+
+
+# -- packages installed on first use -----------------------------------------------------------------------------
+#: Logic methods that need only what Slicer ships (numpy, vtk, MRML): calling them needs no ensure_packages.
+NEEDS_NO_PACKAGES = {"sliceIndexAtRas", "sliceRasZ", "annotatorOf", "removePreview", "thinAxis", "rasToIjk"}
+
+
+def ensure_problems(path: Path, classes: dict | None = None) -> list[str]:
+    """``tryWithErrorDisplay`` blocks that call the logic without ``ensure_packages`` before (in the block
+    or earlier in the same function), unless the logic method ensures the packages itself."""
+    classes = logic_classes() if classes is None else classes
+    tree = _tree(path)
+    names = _imported_logic_names(tree, classes)
+    attrs, local = _bindings(tree, names)
+    problems = []
+
+    def ensures(node) -> bool:
+        return any(isinstance(n, ast.Call) and getattr(n.func, "attr", getattr(n.func, "id", "")) in
+                   ("ensure_packages", "_ensurePackages") for n in ast.walk(node))
+
+    def method_ensures(owner: str, name: str, seen=()) -> bool:
+        """The logic method calls ensure_packages itself or through a ``self._helper()`` of its class."""
+        method = class_members(classes[owner][1], classes)[0].get(name)
+        if method is None or name in seen:
+            return False
+        if ensures(method):
+            return True
+        return any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and _is_self_attr(c.func)
+                   and method_ensures(owner, c.func.attr, (*seen, name)) for c in ast.walk(method))
+
+    for func in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        before_ok = False
+        for stmt in func.body:
+            if isinstance(stmt, ast.With) and any("tryWithErrorDisplay" in ast.unparse(i.context_expr)
+                                                  for i in stmt.items):
+                ok = before_ok or ensures(stmt)
+                for n in ast.walk(stmt):
+                    if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)):
+                        continue
+                    owner = None
+                    if _is_self_attr(n.func.value) and n.func.value.attr in attrs:
+                        owner = attrs[n.func.value.attr]
+                    elif isinstance(n.func.value, ast.Name) and n.func.value.id in {**local, **names}:
+                        owner = {**local, **names}[n.func.value.id]
+                    if owner is None or n.func.attr in NEEDS_NO_PACKAGES or ok:
+                        continue
+                    if method_ensures(owner, n.func.attr):
+                        continue
+                    problems.append(f"{path.name}:{n.lineno}: {func.name}() calls {owner}.{n.func.attr} without "
+                                    "ensure_packages() first")
+            before_ok = before_ok or ensures(stmt)
+    return problems
+
+
+@pytest.mark.parametrize("path", GUI_FILES, ids=[p.name if p.parent == LIB or p.parent == MODULE
+                                                  else p.parent.parent.name for p in GUI_FILES])
+def test_gui_handlers_ensure_packages_before_calling_the_logic(path):
+    assert ensure_problems(path) == []
+
+
+def test_ensure_check_catches_a_handler_without_it(tmp_path):
+    lib = tmp_path / "SlicerMedLabelLib"
+    lib.mkdir()
+    (lib / "demo_logic.py").write_text("class DemoLogic:\n    def compute(self):\n        pass\n"
+                                       "    def export(self):\n        self._write()\n"
+                                       "    def _write(self):\n        ensure_packages(['openpyxl'])\n")
+    classes = {"DemoLogic": (lib / "demo_logic.py", _tree(lib / "demo_logic.py").body[0])}
+    gui = lib / "DemoTab.py"
+    gui.write_text("from SlicerMedLabelLib.demo_logic import DemoLogic\nclass T:\n"
+                   "    def __init__(self):\n        self.logic = DemoLogic()\n"
+                   "    def onBad(self):\n        with slicer.util.tryWithErrorDisplay('x'):\n"
+                   "            self.logic.compute()\n"
+                   "    def onGood(self):\n        with slicer.util.tryWithErrorDisplay('x'):\n"
+                   "            ensure_packages()\n            self.logic.compute()\n"
+                   "    def onExport(self):\n        with slicer.util.tryWithErrorDisplay('x'):\n"
+                   "            self.logic.export()\n")
+    assert ensure_problems(gui, classes) == ["DemoTab.py:7: onBad() calls DemoLogic.compute without "
+                                             "ensure_packages() first"]
