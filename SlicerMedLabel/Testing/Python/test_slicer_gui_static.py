@@ -571,3 +571,61 @@ def test_ensure_check_catches_a_handler_without_it(tmp_path):
                    "            self.logic.export()\n")
     assert ensure_problems(gui, classes) == ["DemoTab.py:7: onBad() calls DemoLogic.compute without "
                                              "ensure_packages() first"]
+
+
+# -- engine, bridge and helper functions called from GUI files ------------------------------------------------------
+def function_call_problems(path: Path) -> list[str]:
+    """Calls of functions imported from ``medlabel`` / ``SlicerMedLabelLib`` (checked against the real
+    function's signature; importing them needs slicer-core for the bridge) that cannot bind."""
+    import importlib
+
+    tree = _tree(path)
+    functions = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        module = ("SlicerMedLabelLib." if node.level else "") + (node.module or "")
+        if module.split(".")[0] not in ("medlabel", "SlicerMedLabelLib"):
+            continue
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as exc:       # only Qt-importing widget modules are not importable here
+            if exc.name not in ("qt", "ctk"):
+                raise
+            continue
+        for alias in node.names:
+            obj = getattr(mod, alias.name, None)
+            if obj is None:
+                functions[alias.asname or alias.name] = None
+            elif inspect.isfunction(obj):
+                functions[alias.asname or alias.name] = inspect.signature(obj)
+    problems = [f"{path.name}: imports {name}, which does not exist" for name, sig in functions.items() if sig is None
+                and not name[:1].isupper()]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and functions.get(node.func.id):
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+                continue
+            sig = functions[node.func.id]
+            try:
+                sig.bind(*range(len(node.args)), **{k.arg: None for k in node.keywords})
+            except TypeError as exc:
+                problems.append(f"{path.name}:{node.lineno}: {node.func.id}{sig} cannot take this call ({exc})")
+    return problems
+
+
+@pytest.mark.parametrize("path", GUI_FILES, ids=[p.name if p.parent == LIB or p.parent == MODULE
+                                                  else p.parent.parent.name for p in GUI_FILES])
+def test_engine_and_bridge_functions_called_from_gui_files_accept_the_call(path):
+    assert function_call_problems(path) == []
+
+
+def test_function_call_check_catches_a_wrong_keyword(tmp_path):
+    path = tmp_path / "Tab.py"
+    path.write_text("def f(node):\n"
+                    "    from medlabel.slicer_bridge import labelset_to_segmentation_node, no_such_function\n"
+                    "    labelset_to_segmentation_node(None, None, node, name='x')\n"
+                    "    labelset_to_segmentation_node(None, referenceVolume=node)\n")
+    problems = function_call_problems(path)
+    assert len(problems) == 2, problems
+    assert "imports no_such_function" in problems[0]
+    assert "Tab.py:4: labelset_to_segmentation_node" in problems[1]
