@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[3]
 MODULE = REPO / "SlicerMedLabel"
 LIB = MODULE / "SlicerMedLabelLib"
 
-GUI_FILES = sorted([MODULE / "SlicerMedLabel.py", LIB / "EffectRectangle.py", *LIB.glob("*Tab.py"),
+GUI_FILES = sorted([MODULE / "SlicerMedLabel.py", LIB / "EffectRectangle.py", LIB / "EffectSelfTest.py", *LIB.glob("*Tab.py"),
                     *MODULE.glob("SegmentEditor*/SegmentEditor*Lib/SegmentEditorEffect.py")])
 
 #: Methods of ScriptedLoadableModuleLogic (Slicer Base/Python/slicer/ScriptedLoadableModule.py) that a
@@ -396,6 +396,9 @@ def test_hidden_effect_module_registers_on_startup_completed(folder):
     body = ast.unparse(register)
     assert "qSlicerSegmentEditorScriptedEffect(None)" in body and ".self().register()" in body
     assert "Lib/SegmentEditorEffect.py" in body
+    tests = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == f"{folder.name}Test"]
+    assert tests, f"{folder.name}.py has no {folder.name}Test (Slicer self-test of the effect)"
+    assert "runTest" in {n.name for n in tests[0].body if isinstance(n, ast.FunctionDef)}
 
 
 # -- Qt signal signatures ------------------------------------------------------------------------------------------
