@@ -632,3 +632,69 @@ def test_function_call_check_catches_a_wrong_keyword(tmp_path):
     assert len(problems) == 2, problems
     assert "imports no_such_function" in problems[0]
     assert "Tab.py:4: labelset_to_segmentation_node" in problems[1]
+
+
+# -- widgets used before they are created ------------------------------------------------------------------------
+BUILD_METHODS = {"__init__", "setup", "setupOptionsFrame"}
+
+
+def _walk_now(node):
+    """ast.walk without the bodies of lambdas and nested functions (they run later, e.g. as slots)."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        todo.extend(c for c in ast.iter_child_nodes(n) if not isinstance(c, ast.Lambda | ast.FunctionDef))
+
+
+def use_before_creation_problems(path: Path) -> list[str]:
+    """In a class's build method (``__init__``, ``setup``, ``setupOptionsFrame``), ``self.<x>`` read - directly
+    or inside a method of the class called from there - before the build method assigns it."""
+    tree = _tree(path)
+    problems = []
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        methods = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
+        for build in (methods[m] for m in BUILD_METHODS if m in methods):
+            assigned_later = {t.attr for n in ast.walk(build) if isinstance(n, ast.Assign | ast.AnnAssign)
+                              for tt in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                              for t in ast.walk(tt) if _is_self_attr(t)}
+            done: set[str] = set()
+            for stmt in build.body:
+                reads = []
+                called = {id(c.func) for c in _walk_now(stmt) if isinstance(c, ast.Call)}
+                for n in _walk_now(stmt):
+                    if isinstance(n, ast.Attribute) and _is_self_attr(n) and isinstance(n.ctx, ast.Load):
+                        reads.append((n.attr, n.lineno, None))
+                        if n.attr in methods and n.attr not in BUILD_METHODS and id(n) in called:
+                            reads += [(m.attr, n.lineno, n.attr) for m in ast.walk(methods[n.attr])
+                                      if isinstance(m, ast.Attribute) and _is_self_attr(m)
+                                      and isinstance(m.ctx, ast.Load)]
+                stores = {t.attr for n in ast.walk(stmt) if isinstance(n, ast.Assign | ast.AnnAssign)
+                          for tt in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                          for t in ast.walk(tt) if _is_self_attr(t)}
+                for attr, line, via in reads:
+                    if attr in assigned_later and attr not in done and attr not in stores and attr not in methods:
+                        how = f" (in {via}())" if via else ""
+                        problems.append(f"{path.name}:{line}: {cls.name}.{build.name} reads self.{attr}{how} "
+                                        "before creating it")
+                done |= stores
+    return problems
+
+
+ALL_GUI_FILES = sorted({*GUI_FILES, *MODULE.glob("SegmentEditor*/SegmentEditor*.py")})
+
+
+@pytest.mark.parametrize("path", ALL_GUI_FILES, ids=[p.name if p.parent == LIB or p.parent == MODULE
+                                                      else p.parent.name + "/" + p.name for p in ALL_GUI_FILES])
+def test_widgets_are_created_before_use(path):
+    assert use_before_creation_problems(path) == []
+
+
+def test_use_before_creation_check(tmp_path):
+    path = tmp_path / "Tab.py"
+    path.write_text("class T:\n    def __init__(self):\n        self.spin = 2\n"
+                    "        self.spin.connect('clicked()', lambda: self.refresh())\n"   # runs later: fine
+                    "        self.refresh()\n        self.label = 1\n        self.spin.value = self.label\n"
+                    "    def refresh(self):\n        self.label.text = ''\n")
+    assert use_before_creation_problems(path) == ["Tab.py:5: T.__init__ reads self.label (in refresh()) before "
+                                                  "creating it"]
