@@ -28,6 +28,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.mask = None
         self.previewNode = None
         self._logic = None
+        self._connections = []
         self._rect = None
 
     def clone(self):
@@ -65,6 +66,17 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.scriptedEffect.addLabeledOptionsWidget(label, spin)
         return spin
 
+    def _connect(self, widget, signal, slot):
+        widget.connect(signal, slot)
+        self._connections.append((widget, signal, slot))
+
+    def cleanup(self):
+        """Disconnect the option widgets (Slicer >= 5.8 calls this before deleting the effect; a live
+        connection to a bound method keeps the effect object alive)."""
+        for widget, signal, slot in self._connections:
+            widget.disconnect(signal, slot)
+        self._connections = []
+
     def setupOptionsFrame(self):
         self.scopeCombo = qt.QComboBox()
         for title, key in SCOPES:
@@ -95,14 +107,14 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.progressBar = qt.QProgressBar()
         self.progressBar.setRange(0, 100)
         self.scriptedEffect.addOptionsWidget(self.progressBar)
-        self.applyButton.connect("clicked()", self.onApply)
-        self.cancelButton.connect("clicked()", self.onCancel)
-        self.segmentRoiButton.connect("clicked()", self.onSegmentRoi)
+        self._connect(self.applyButton, "clicked()", self.onApply)
+        self._connect(self.cancelButton, "clicked()", self.onCancel)
+        self._connect(self.segmentRoiButton, "clicked()", self.onSegmentRoi)
         for w, signal in ((self.scopeCombo, "currentIndexChanged(int)"), (self.slabSpin, "valueChanged(int)"),
                           (self.binsSpin, "valueChanged(int)"), (self.thresholdSpin, "valueChanged(double)"),
                           (self.smoothingSpin, "valueChanged(double)"), (self.islandSpin, "valueChanged(int)"),
                           (self.connectedCheck, "toggled(bool)"), (self.operationCombo, "currentIndexChanged(int)")):
-            w.connect(signal, self.updateMRMLFromGUI)
+            self._connect(w, signal, self.updateMRMLFromGUI)
 
     def setMRMLDefaults(self):
         for key, value in ((SCOPE, "slice"), (SLAB_SLICES, 5), (BINS, 64), (THRESHOLD, 0.1), (SMOOTHING_MM, 0.0),

@@ -27,6 +27,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.mask = None
         self.previewNode = None
         self._logic = None
+        self._connections = []
         self._rect = None
 
     def clone(self):
@@ -57,6 +58,17 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
             self._logic = SegmentEffectLogic(progress=self._progress)
         return self._logic
+
+    def _connect(self, widget, signal, slot):
+        widget.connect(signal, slot)
+        self._connections.append((widget, signal, slot))
+
+    def cleanup(self):
+        """Disconnect the option widgets (Slicer >= 5.8 calls this before deleting the effect; a live
+        connection to a bound method keeps the effect object alive)."""
+        for widget, signal, slot in self._connections:
+            widget.disconnect(signal, slot)
+        self._connections = []
 
     def setupOptionsFrame(self):
         self.depthSpin = qt.QSpinBox()
@@ -92,13 +104,13 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.progressBar = qt.QProgressBar()
         self.progressBar.setRange(0, 100)
         self.scriptedEffect.addOptionsWidget(self.progressBar)
-        self.applyButton.connect("clicked()", self.onApply)
-        self.cancelButton.connect("clicked()", self.onCancel)
+        self._connect(self.applyButton, "clicked()", self.onApply)
+        self._connect(self.cancelButton, "clicked()", self.onCancel)
         for w, signal in ((self.depthSpin, "valueChanged(int)"), (self.iterSpin, "valueChanged(int)"),
                           (self.smoothSpin, "valueChanged(double)"), (self.operationCombo, "currentIndexChanged(int)"),
                           (self.fgCombo, "currentIndexChanged(int)"), (self.bgCombo, "currentIndexChanged(int)"),
                           (self.starCheck, "toggled(bool)")):
-            w.connect(signal, self.updateMRMLFromGUI)
+            self._connect(w, signal, self.updateMRMLFromGUI)
 
     def setMRMLDefaults(self):
         self.scriptedEffect.setParameterDefault(ITERATIONS, 5)

@@ -348,6 +348,10 @@ def effect_api_problems(path: Path) -> list[str]:
         defined = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
         for hook in sorted(EFFECT_HOOKS - defined):
             problems.append(f"{path.name}: SegmentEditorEffect does not define {hook}()")
+        connects = any(isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "connect" for n in ast.walk(cls))
+        if connects and "cleanup" not in defined:
+            problems.append(f"{path.name}: SegmentEditorEffect connects Qt signals but defines no cleanup() to "
+                            "disconnect them (Slicer >= 5.8 calls it before deleting the effect)")
         init = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
         text = ast.unparse(init) if init else ""
         if "scriptedEffect.name =" not in text or "AbstractScriptedSegmentEditor" not in text:
@@ -376,7 +380,8 @@ def test_effect_api_check_catches_tuple_coordinates_and_unknown_methods(tmp_path
         "    def go(self, xy, view):\n"
         "        self.scriptedEffect.xyToIjk(xy, view, self.scriptedEffect.masterVolumeImageData())\n"
         "        self.scriptedEffect.xyToRas(qt.QPoint(1, 2), view)\n"
-        "        self.scriptedEffect.modifySelectedSegment(None, 0)\n")
+        "        self.scriptedEffect.modifySelectedSegment(None, 0)\n"
+        "    def setupOptionsFrame(self):\n        qt.QPushButton().connect('clicked()', self.go)\n")
     text = "\n".join(effect_api_problems(path))
     assert "SegmentEditorEffect.py:7: scriptedEffect.xyToIjk takes a qt.QPoint" in text
     assert "masterVolumeImageData is deprecated" in text
@@ -384,6 +389,7 @@ def test_effect_api_check_catches_tuple_coordinates_and_unknown_methods(tmp_path
     assert ":8:" not in text                                         # the QPoint call is fine
     assert "does not define helpText()" in text and "does not define clone()" not in text
     assert "must set scriptedEffect.name" in text
+    assert "defines no cleanup()" in text
 
 
 @pytest.mark.parametrize("folder", sorted(MODULE.glob("SegmentEditor*/")), ids=lambda p: p.name)
@@ -433,6 +439,9 @@ def signal_problems(path: Path) -> list[str]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "connect" \
                 and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
             pairs.append((ast.unparse(node.func.value), node.args[0].value, node.lineno))
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "_connect" and len(node.args) >= 2 \
+                and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+            pairs.append((ast.unparse(node.args[0]), node.args[1].value, node.lineno))   # effect helper
         if isinstance(node, ast.For) and isinstance(node.iter, ast.Tuple):   # for w, signal in ((w, "sig"), ...)
             for row in node.iter.elts:
                 if isinstance(row, ast.Tuple) and len(row.elts) == 2 and isinstance(row.elts[1], ast.Constant) \
@@ -458,9 +467,12 @@ def test_signal_check_catches_a_wrong_signature(tmp_path):
                     "        self.spin = qt.QDoubleSpinBox()\n        self.check = qt.QCheckBox()\n"
                     "        self.spin.connect('valueChanged(int)', print)\n"
                     "        for w, s in ((self.check, 'toggled(int)'), (self.spin, 'valueChanged(double)')):\n"
-                    "            w.connect(s, print)\n")
+                    "            w.connect(s, print)\n"
+                    "        self._connect(self.spin, 'valueChanged(QString)', print)\n"
+                    "        self._connect(self.check, 'valueChanged(int)', print)\n")
     problems = signal_problems(path)
-    assert len(problems) == 2, problems
+    assert len(problems) == 3, problems
+    assert "Tab.py:10: QCheckBox self.check has no signal valueChanged(int)" in problems[2]
     assert "QDoubleSpinBox self.spin has no signal valueChanged(int)" in problems[0] + problems[1]
     assert "QCheckBox self.check has no signal toggled(int)" in problems[0] + problems[1]
 
