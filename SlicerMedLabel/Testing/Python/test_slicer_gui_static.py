@@ -405,6 +405,8 @@ def test_hidden_effect_module_registers_on_startup_completed(folder):
     tests = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == f"{folder.name}Test"]
     assert tests, f"{folder.name}.py has no {folder.name}Test (Slicer self-test of the effect)"
     assert "runTest" in {n.name for n in tests[0].body if isinstance(n, ast.FunctionDef)}
+    cmake = (folder / "CMakeLists.txt").read_text()
+    assert "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in cmake, "the self-test is not a ctest"
 
 
 # -- Qt signal signatures ------------------------------------------------------------------------------------------
