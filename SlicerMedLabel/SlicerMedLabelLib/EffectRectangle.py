@@ -88,8 +88,14 @@ def sourceVolumeNode(scriptedEffect):
 
 
 def applyToSelectedSegment(scriptedEffect, logic, mask, volumeNode, mode):
-    """One undo step, then Set / Add / Remove ``mask`` in the selected segment (masking settings apply)."""
+    """One undo step, then Set / Add / Remove ``mask`` in the selected segment (masking settings apply).
+
+    Returns False (nothing written) when the selected segment is hidden and the user does not confirm
+    editing it, as Slicer's own effects do."""
     import slicer
+
+    if not scriptedEffect.confirmCurrentSegmentVisible():
+        return False
 
     modes = {"Set": slicer.qSlicerSegmentEditorAbstractEffect.ModificationModeSet,
              "Add": slicer.qSlicerSegmentEditorAbstractEffect.ModificationModeAdd,
@@ -97,3 +103,4 @@ def applyToSelectedSegment(scriptedEffect, logic, mask, volumeNode, mode):
     oriented = logic.maskToOrientedImage(mask, volumeNode)
     scriptedEffect.saveStateForUndo()
     scriptedEffect.modifySelectedSegmentByLabelmap(oriented, modes[mode])
+    return True

@@ -210,9 +210,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
                 raise ValueError("Drag a rectangle around the object first.")
             from SlicerMedLabelLib.EffectRectangle import applyToSelectedSegment
 
-            applyToSelectedSegment(self.scriptedEffect, self.logic, self.mask, self._volume(),
-                                   self.operationCombo.currentData)
-            self.onCancel()
+            if applyToSelectedSegment(self.scriptedEffect, self.logic, self.mask, self._volume(),
+                                      self.operationCombo.currentData):
+                self.onCancel()
 
     def onCancel(self):
         if self._logic is not None:

@@ -344,6 +344,11 @@ def effect_api_problems(path: Path) -> list[str]:
             if not ok:
                 problems.append(f"{where}: scriptedEffect.{name} takes a qt.{wanted} (returns a QVector3D/QPoint), "
                                 "not a tuple")
+    for func in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        text = ast.unparse(func)
+        if "modifySelectedSegmentByLabelmap(" in text and "confirmCurrentSegmentVisible()" not in text:
+            problems.append(f"{path.name}: {func.name}() modifies the selected segment without "
+                            "confirmCurrentSegmentVisible() (a hidden segment would change unseen)")
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "SegmentEditorEffect"):
         defined = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
         for hook in sorted(EFFECT_HOOKS - defined):
@@ -381,11 +386,13 @@ def test_effect_api_check_catches_tuple_coordinates_and_unknown_methods(tmp_path
         "        self.scriptedEffect.xyToIjk(xy, view, self.scriptedEffect.masterVolumeImageData())\n"
         "        self.scriptedEffect.xyToRas(qt.QPoint(1, 2), view)\n"
         "        self.scriptedEffect.modifySelectedSegment(None, 0)\n"
+        "        self.scriptedEffect.modifySelectedSegmentByLabelmap(None, 0)\n"
         "    def setupOptionsFrame(self):\n        qt.QPushButton().connect('clicked()', self.go)\n")
     text = "\n".join(effect_api_problems(path))
     assert "SegmentEditorEffect.py:7: scriptedEffect.xyToIjk takes a qt.QPoint" in text
     assert "masterVolumeImageData is deprecated" in text
     assert "modifySelectedSegment is not a qSlicerSegmentEditorAbstractEffect method" in text
+    assert "go() modifies the selected segment without confirmCurrentSegmentVisible()" in text
     assert ":8:" not in text                                         # the QPoint call is fine
     assert "does not define helpText()" in text and "does not define clone()" not in text
     assert "must set scriptedEffect.name" in text
