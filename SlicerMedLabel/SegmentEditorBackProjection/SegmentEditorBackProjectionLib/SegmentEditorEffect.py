@@ -14,7 +14,8 @@ from SegmentEditorEffects import AbstractScriptedSegmentEditorEffect
 SCOPE, SLAB_SLICES, BINS, THRESHOLD = "Scope", "SlabSlices", "Bins", "Threshold"
 SMOOTHING_MM, CONNECTED, MIN_ISLAND, OPERATION = "SmoothingMm", "ConnectedToRoi", "MinimumIslandVoxels", "Operation"
 SCOPES = [("Drawn slice", "slice"), ("Slab around it", "slab"), ("Whole volume", "volume")]
-OPERATIONS = [("Set (replace the segment)", "Set"), ("Add to the segment", "Add"), ("Remove from the segment", "Remove")]
+OPERATIONS = [("Add to the segment", "Add"), ("Set (replace the whole segment, all slices)", "Set"),
+              ("Remove from the segment", "Remove")]
 
 
 class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
@@ -118,7 +119,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
     def setMRMLDefaults(self):
         for key, value in ((SCOPE, "slice"), (SLAB_SLICES, 5), (BINS, 64), (THRESHOLD, 0.1), (SMOOTHING_MM, 0.0),
-                           (CONNECTED, 0), (MIN_ISLAND, 0), (OPERATION, "Set")):
+                           (CONNECTED, 0), (MIN_ISLAND, 0), (OPERATION, "Add")):
             self.scriptedEffect.setParameterDefault(key, value)
 
     def activate(self):

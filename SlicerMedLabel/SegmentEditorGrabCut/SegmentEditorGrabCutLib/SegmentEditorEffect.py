@@ -13,7 +13,8 @@ from SegmentEditorEffects import AbstractScriptedSegmentEditorEffect
 ITERATIONS, SMOOTHNESS, DEPTH_SLICES, OPERATION = "Iterations", "Smoothness", "DepthSlices", "Operation"
 STAR = "StarShape"
 FG_SEGMENT, BG_SEGMENT = "ForegroundStrokeSegment", "BackgroundStrokeSegment"
-OPERATIONS = [("Set (replace the segment)", "Set"), ("Add to the segment", "Add"), ("Remove from the segment", "Remove")]
+OPERATIONS = [("Add to the segment", "Add"), ("Set (replace the whole segment, all slices)", "Set"),
+              ("Remove from the segment", "Remove")]
 
 
 class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
@@ -48,7 +49,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
                 "<i>depth</i> slices on each side (3-D). For an object with the same intensity as its "
                 "surroundings, paint a rough <b>foreground stroke</b> (and optionally a background stroke) into "
                 "helper segments with Paint and select them here. The preview is shown in yellow; <b>Apply</b> "
-                "writes it into the selected segment (Set / Add / Remove, masking settings respected, one undo "
+                "writes it into the selected segment (Add by default, or Set / Remove; masking settings respected, one undo "
                 "step).</html>")
 
     @property
@@ -116,7 +117,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.scriptedEffect.setParameterDefault(ITERATIONS, 5)
         self.scriptedEffect.setParameterDefault(SMOOTHNESS, 2.0)
         self.scriptedEffect.setParameterDefault(DEPTH_SLICES, 0)
-        self.scriptedEffect.setParameterDefault(OPERATION, "Set")
+        self.scriptedEffect.setParameterDefault(OPERATION, "Add")
         self.scriptedEffect.setParameterDefault(FG_SEGMENT, "")
         self.scriptedEffect.setParameterDefault(BG_SEGMENT, "")
         self.scriptedEffect.setParameterDefault(STAR, 0)
