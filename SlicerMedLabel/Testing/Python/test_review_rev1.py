@@ -1,0 +1,45 @@
+"""Regression tests for defects found in the engine/CLI correctness review (rev1).
+
+Each test failed before its fix: bad inputs must give one clear MedLabelError line (exit 2), and
+results must not depend on how an image is stored (axis order / flips of a NIfTI copy).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import data_path
+from medlabel.cli import main
+from medlabel.errors import MedLabelError
+
+STS_PET = "tcia_sts/STS_001/PET/dicom/image"
+
+
+def _not_dicom(tmp_path):
+    bad = tmp_path / "broken.dcm"
+    bad.write_bytes(b"this is not DICOM\n")
+    return bad
+
+
+def test_read_segmentation_corrupt_dcm_is_a_medlabel_error(tmp_path):
+    from medlabel import io
+
+    bad = _not_dicom(tmp_path)
+    with pytest.raises(MedLabelError, match="broken.dcm"):
+        io.read_segmentation(bad)
+
+
+def test_consensus_corrupt_dcm_one_line_error(tmp_path, capsys):
+    bad = _not_dicom(tmp_path)
+    rc = main(["consensus", "-o", str(tmp_path / "out"), str(bad),
+               str(data_path("lidc_idri_0314/reader1.nii.gz"))])
+    err = capsys.readouterr().err
+    assert rc == 2 and "broken.dcm" in err and "Traceback" not in err
+
+
+def test_pet_stats_corrupt_dcm_one_line_error(tmp_path, capsys):
+    bad = _not_dicom(tmp_path)
+    rc = main(["pet-stats", str(data_path(STS_PET)), str(bad), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "broken.dcm" in err
+    assert not (tmp_path / "out" / "pet_stats.csv").exists()
