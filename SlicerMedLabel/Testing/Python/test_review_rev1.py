@@ -6,11 +6,13 @@ results must not depend on how an image is stored (axis order / flips of a NIfTI
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from conftest import data_path
 from medlabel.cli import main
 from medlabel.errors import MedLabelError
+from medlabel.image import Image
 
 STS_PET = "tcia_sts/STS_001/PET/dicom/image"
 
@@ -43,3 +45,23 @@ def test_pet_stats_corrupt_dcm_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "broken.dcm" in err
     assert not (tmp_path / "out" / "pet_stats.csv").exists()
+
+
+def _permuted_ct() -> Image:
+    """A small CT whose array axis k runs left-right (sagittal storage, like DICOMOrient 'PIL')."""
+    import SimpleITK as sitk
+
+    img = sitk.ReadImage(str(data_path("totalsegmentator/example_ct.nii.gz")))
+    img = img[:, :, 60:80]
+    return Image.from_sitk(sitk.DICOMOrient(img, "PIL"))
+
+
+def test_bodycomp_refuses_non_axial_slices():
+    from medlabel.bodycomp.slices import choose_slices
+
+    image = _permuted_ct()
+    assert abs(image.direction[2, 2]) < 0.5  # the k axis is not the patient z axis
+    # a slice index would silently pick a sagittal plane and call it L3; a z position makes no sense
+    for kw in ({"slice_index": 10}, {"slice_mm": float(image.index_to_lps(np.array([[0, 0, 0]]))[0, 2])}):
+        with pytest.raises(MedLabelError, match="axial"):
+            choose_slices(image, **kw)

@@ -183,6 +183,11 @@ def suggest_l3(image: Image, *, vertebra_labels: np.ndarray | Image | None = Non
     return _l3_from_image(image, crest_to_l3_mm)
 
 
+#: |cos| of the angle between array axis k and patient z below which slices are not axial (45 degrees;
+#: gantry-tilted axial series stay well above it)
+_MIN_AXIAL_COS = float(np.cos(np.deg2rad(45.0)))
+
+
 def choose_slices(image: Image, *, slice_index: int | None = None, slice_mm: float | None = None,
                   slab_slices: int = 1, auto_l3: bool = False, vertebra_labels=None,
                   l3_label: int = TOTALSEG_L3) -> SliceChoice:
@@ -210,6 +215,14 @@ def choose_slices(image: Image, *, slice_index: int | None = None, slice_mm: flo
                          f"(got slice_index={slice_index}, slice_mm={slice_mm}, auto_l3={auto_l3})")
     if slab_slices < 1 or slab_slices % 2 == 0:
         raise InputError(f"slab_slices must be an odd number >= 1 (centred slab); got {slab_slices}")
+    k_dir = np.asarray(image.direction, float)[:, 2]
+    if abs(k_dir[2]) < _MIN_AXIAL_COS:
+        src = image.meta.get("source", "the image")
+        raise InputError(
+            f"{src}: its slices (array axis k) are not axial: axis k runs along LPS direction "
+            f"({k_dir[0]:.2f}, {k_dir[1]:.2f}, {k_dir[2]:.2f}), not head-foot, so a slice would be a sagittal "
+            "or coronal plane. Body composition needs axial slices: reorient the image to axial first "
+            "(e.g. SimpleITK.DICOMOrient(image, 'LPS')) and save it again")
     nz = image.shape[0]
     z = image.slice_z_mm()
     conf, note = None, ""
