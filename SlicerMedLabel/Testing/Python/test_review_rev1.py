@@ -65,3 +65,18 @@ def test_bodycomp_refuses_non_axial_slices():
     for kw in ({"slice_index": 10}, {"slice_mm": float(image.index_to_lps(np.array([[0, 0, 0]]))[0, 2])}):
         with pytest.raises(MedLabelError, match="axial"):
             choose_slices(image, **kw)
+
+
+def test_negative_surface_tolerance_is_refused(tmp_path, capsys):
+    from medlabel.review.agreement import agreement_tables
+
+    a = np.zeros((4, 8, 8), bool)
+    a[1:3, 2:6, 2:6] = True
+    # before the fix this silently reported surface Dice 0 for identical masks
+    with pytest.raises(MedLabelError, match="tolerance_mm"):
+        agreement_tables({"r1": {"s": a}, "r2": {"s": a}}, spacing_mm=(1, 1, 1), tolerance_mm=-1.0)
+    out = tmp_path / "out"
+    rc = main(["consensus", "-o", str(out), "--tolerance-mm", "-1",
+               str(data_path("lidc_idri_0314/reader1.nii.gz")), str(data_path("lidc_idri_0314/reader2.nii.gz"))])
+    assert rc == 2 and "tolerance_mm" in capsys.readouterr().err
+    assert not (out / "pairwise.csv").exists()
