@@ -80,3 +80,33 @@ def test_negative_surface_tolerance_is_refused(tmp_path, capsys):
                str(data_path("lidc_idri_0314/reader1.nii.gz")), str(data_path("lidc_idri_0314/reader2.nii.gz"))])
     assert rc == 2 and "tolerance_mm" in capsys.readouterr().err
     assert not (out / "pairwise.csv").exists()
+
+
+QIN = ("tcia_qin_headneck/image", "tcia_qin_headneck/mask/mask.dcm")
+
+
+@pytest.mark.parametrize("opts, names", [
+    (["--weight-kg", "-3"], "weight"),          # used to say "PatientWeight is missing"
+    (["--weight-kg", "70000"], "weight"),       # grams given as kg: used to give SUVs 1000x too high
+    (["--half-life-s", "-5"], "half"),          # used to say "RadionuclideHalfLife is missing"
+    (["--threshold", "absolute", "--threshold-value", "-1"], "threshold"),  # MTV silently = segment
+])
+def test_pet_stats_bad_values_are_named(tmp_path, capsys, opts, names):
+    out = tmp_path / "out"
+    rc = main(["pet-stats", str(data_path(QIN[0])), str(data_path(QIN[1])), "-o", str(out), *opts])
+    err = capsys.readouterr().err
+    assert rc == 2 and "missing" not in err and names in err.lower() and opts[-1] in err
+    assert not (out / "pet_stats.csv").exists()
+
+
+def test_suv_conversion_checks_given_values_even_for_gml():
+    import datetime as dt
+
+    from medlabel.pet.suv import PetTags, suv_conversion
+
+    tags = PetTags(units="GML", decay_correction="START", injected_dose_bq=370e6, half_life_s=6586.2,
+                   injection_datetime=dt.datetime(2020, 1, 1, 9), series_datetime=dt.datetime(2020, 1, 1, 10),
+                   weight_kg=70.0)
+    assert suv_conversion(tags).factor == 1.0  # values are SUVbw already
+    with pytest.raises(MedLabelError, match="weight_kg"):
+        suv_conversion(tags, weight_kg=-3.0)  # a given value that is wrong must not be ignored silently
