@@ -129,3 +129,23 @@ def test_label_tissues_same_on_in_plane_transposed_storage():
         ma, mb = a[name].mask, b[name].mask.transpose(0, 2, 1)
         assert ma.sum() > 100
         np.testing.assert_array_equal(ma, mb, err_msg=name)
+
+
+def _transposed(image: Image) -> Image:
+    """The same physical grid stored with the array's y and x axes swapped (rows along left-right)."""
+    return Image(image.array.transpose(0, 2, 1).copy(), (image.spacing_mm[0], image.spacing_mm[2],
+                 image.spacing_mm[1]), image.origin_lps, np.asarray(image.direction)[:, [1, 0, 2]], dict(image.meta))
+
+
+def test_auto_l3_same_on_in_plane_transposed_storage():
+    """Before the fix the pelvis search looked 'left/right' along the rows of a transposed image and put
+    L3 outside the scan."""
+    from medlabel import io
+    from medlabel.bodycomp.slices import suggest_l3
+
+    ct = io.read_image(data_path("tcia_crlm/CRLM-CT-1006"))
+    small = Image(ct.array[:, ::2, ::2].copy(), (ct.spacing_mm[0], 2 * ct.spacing_mm[1], 2 * ct.spacing_mm[2]),
+                  ct.origin_lps, ct.direction)
+    a, b = suggest_l3(small), suggest_l3(_transposed(small))
+    assert a.method == "auto_l3_image" and 5 <= a.index <= 12  # PROVENANCE: L3 at about k = 6..12
+    assert (b.index, b.confidence) == (a.index, a.confidence)

@@ -97,22 +97,26 @@ def _l3_from_labels(labels: np.ndarray, image: Image, l3_label: int) -> L3Sugges
 def _lateral_bone_cm2(image: Image, min_hu: float = 200.0, lateral_mm: float = 50.0) -> np.ndarray:
     """Per slice: area (cm²) of bone pieces more than ``lateral_mm`` left or right of the body centre."""
     sy, sx = image.spacing_mm[1], image.spacing_mm[2]
+    # left-right is the in-plane array axis nearer LPS x: columns (1) as usual, rows (0) when the
+    # image is stored transposed
+    d = np.asarray(image.direction, float).reshape(3, 3)
+    lr_axis = 0 if abs(d[0, 1]) > abs(d[0, 0]) else 1
+    s_lr = sy if lr_axis == 0 else sx
     out = np.zeros(image.shape[0])
     for k in range(image.shape[0]):
         hu = image.array[k]
         body = hu > -190
         if not body.any():
             continue
-        xx = np.nonzero(body)[1]
-        cx = xx.mean()
+        cx = np.nonzero(body)[lr_axis].mean()
         bone = body & (hu > min_hu)
         lab, n = ndi.label(bone)
         if not n:
             continue
         idx = np.arange(1, n + 1)
         area = ndi.sum_labels(np.ones_like(hu, float), lab, idx) * sy * sx / 100.0
-        cents = np.array(ndi.center_of_mass(np.ones_like(hu, float), lab, idx))[:, 1]
-        keep = (np.abs(cents - cx) * sx > lateral_mm) & (area >= 0.2)
+        cents = np.array(ndi.center_of_mass(np.ones_like(hu, float), lab, idx))[:, lr_axis]
+        keep = (np.abs(cents - cx) * s_lr > lateral_mm) & (area >= 0.2)
         out[k] = float(area[keep].sum())
     return out
 
