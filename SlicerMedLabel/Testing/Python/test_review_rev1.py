@@ -149,3 +149,20 @@ def test_auto_l3_same_on_in_plane_transposed_storage():
     a, b = suggest_l3(small), suggest_l3(_transposed(small))
     assert a.method == "auto_l3_image" and 5 <= a.index <= 12  # PROVENANCE: L3 at about k = 6..12
     assert (b.index, b.confidence) == (a.index, a.confidence)
+
+
+def test_autolabel_unet_same_on_in_plane_transposed_storage():
+    """The U-Net is trained on rows = anterior->posterior; a transposed axial image must be turned into
+    that orientation (and its spacing swapped), not only flipped."""
+    pytest.importorskip("torch")
+    from medlabel import io
+    from medlabel.autolabel import default_registry, predict
+    from medlabel.autolabel.shipped import SHIPPED_NAME
+
+    ct = io.read_image(data_path("tcia_crlm/CRLM-CT-1006"))
+    one = Image(ct.array[9:10], ct.spacing_mm, tuple(ct.index_to_lps(np.array([[9, 0, 0]]))[0]), ct.direction)
+    reg = default_registry(user_dirs=[])
+    a = predict(one, SHIPPED_NAME, registry=reg)["skeletal_muscle"].mask
+    b = predict(_transposed(one), SHIPPED_NAME, registry=reg)["skeletal_muscle"].mask.transpose(0, 2, 1)
+    assert a.sum() * one.pixel_area_mm2 / 100 > 60  # a plausible L3 muscle area (cm²)
+    assert (a & b).sum() * 2 / (a.sum() + b.sum()) > 0.98  # was 0.76 before the fix
