@@ -166,3 +166,21 @@ def test_autolabel_unet_same_on_in_plane_transposed_storage():
     b = predict(_transposed(one), SHIPPED_NAME, registry=reg)["skeletal_muscle"].mask.transpose(0, 2, 1)
     assert a.sum() * one.pixel_area_mm2 / 100 > 60  # a plausible L3 muscle area (cm²)
     assert (a & b).sum() * 2 / (a.sum() + b.sum()) > 0.98  # was 0.76 before the fix
+
+
+def test_consensus_accepts_a_reader_stored_in_another_orientation(tmp_path):
+    """Same voxels, stored RAS-flipped (as many NIfTI writers do): the review must give the same numbers.
+    Before the fix the run stopped with 'axis directions ... differ ... cannot be compared'."""
+    import pandas as pd
+    import SimpleITK as sitk
+
+    readers = [data_path(f"lidc_idri_0314/reader{r}.nii.gz") for r in (1, 2, 3)]
+    flipped = tmp_path / "reader3.nii.gz"
+    sitk.WriteImage(sitk.DICOMOrient(sitk.ReadImage(str(readers[2])), "RAI"), str(flipped))
+    assert main(["consensus", "--no-surface", "-o", str(tmp_path / "a"), *map(str, readers)]) == 0
+    with pytest.warns(UserWarning, match="resampled"):
+        assert main(["consensus", "--no-surface", "-o", str(tmp_path / "b"), *map(str, readers[:2]), str(flipped)]) == 0
+    a, b = (pd.read_csv(tmp_path / d / "pairwise.csv") for d in ("a", "b"))
+    pd.testing.assert_frame_equal(a, b)
+    pa, pb = (pd.read_csv(tmp_path / d / "per_annotator.csv") for d in ("a", "b"))
+    pd.testing.assert_frame_equal(pa, pb)
