@@ -184,3 +184,12 @@ def test_consensus_accepts_a_reader_stored_in_another_orientation(tmp_path):
     pd.testing.assert_frame_equal(a, b)
     pa, pb = (pd.read_csv(tmp_path / d / "per_annotator.csv") for d in ("a", "b"))
     pd.testing.assert_frame_equal(pa, pb)
+
+
+def test_autolabel_refuses_non_axial_slices():
+    """The models label 2-D axial slices; a sagittal-stored image used to get 'visceral fat' on sagittal planes."""
+    from medlabel.autolabel import predict
+
+    image = _permuted_ct()
+    with pytest.raises(MedLabelError, match="axial"):
+        predict(image, "rule-based-bodycomp", slices=10)
