@@ -193,3 +193,18 @@ def test_autolabel_refuses_non_axial_slices():
     image = _permuted_ct()
     with pytest.raises(MedLabelError, match="axial"):
         predict(image, "rule-based-bodycomp", slices=10)
+
+
+def test_autolabel_checks_reference_and_score_outputs_before_writing(tmp_path, capsys):
+    """A bad --reference or an existing --scores file used to fail only after the .seg.nrrd was written."""
+    ct = str(data_path("totalsegmentator/example_ct_sm.nii.gz"))
+    out = tmp_path / "proposal.seg.nrrd"
+    base = ["autolabel", ct, "-o", str(out), "--model", "rule-based-bodycomp", "--slices", "3", "--no-progress"]
+    assert main([*base, "--reference", str(_not_dicom(tmp_path))]) == 2
+    assert "broken.dcm" in capsys.readouterr().err and not out.exists()
+    scores = tmp_path / "scores.csv"
+    scores.write_text("keep me\n")
+    ref = str(data_path("totalsegmentator/example_seg_tissue_types/skeletal_muscle.nii.gz"))
+    assert main([*base, "--reference", ref, "--scores", str(scores)]) == 2
+    assert "exists" in capsys.readouterr().err and not out.exists()
+    assert scores.read_text() == "keep me\n"
