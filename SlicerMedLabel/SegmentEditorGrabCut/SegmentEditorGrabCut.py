@@ -3,7 +3,7 @@
 import os
 
 import slicer
-from slicer.ScriptedLoadableModule import ScriptedLoadableModule
+from slicer.ScriptedLoadableModule import ScriptedLoadableModule, ScriptedLoadableModuleTest
 
 
 class SegmentEditorGrabCut(ScriptedLoadableModule):
@@ -25,3 +25,24 @@ class SegmentEditorGrabCut(ScriptedLoadableModule):
         effectFilename = os.path.join(os.path.dirname(__file__), self.__class__.__name__ + "Lib/SegmentEditorEffect.py")
         instance.setPythonSource(effectFilename.replace("\\", "/"))
         instance.self().register()
+
+
+class SegmentEditorGrabCutTest(ScriptedLoadableModuleTest):
+    """Runs the effect in a real Segment Editor on the L3 phantom: preview, Apply, Undo."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear(0)
+
+    def runTest(self):
+        from SlicerMedLabelLib.dependencies import ensure_packages
+
+        ensure_packages(["scipy", "skimage", "maxflow"])  # asks once; Slicer's testing mode accepts
+        self.setUp()
+        self.test_GrabCutOnPhantom()
+
+    def test_GrabCutOnPhantom(self):
+        from SlicerMedLabelLib.EffectSelfTest import runRectangleEffectTest
+
+        self.delayDisplay("GrabCut effect on the L3 phantom")
+        runRectangleEffectTest(self, "GrabCut")
+        self.delayDisplay("GrabCut effect test passed")

@@ -203,6 +203,7 @@ class BodyCompositionTab:
     def onRecompute(self):
         sex, height, weight = self._patient()
         with slicer.util.tryWithErrorDisplay("Failed to recompute.", waitCursor=True):
+            ensure_packages(PACKAGES)
             self.metricsTable, self.resultsTable = self.logic.recompute(
                 self.volumeSelector.currentNode(), self.segmentationNode, sex=sex, heightM=height, weightKg=weight,
                 metricsTableNode=self.metricsTable, resultsTableNode=self.resultsTable)
@@ -210,6 +211,7 @@ class BodyCompositionTab:
 
     def onExport(self):
         with slicer.util.tryWithErrorDisplay("Failed to export.", waitCursor=True):
+            ensure_packages(PACKAGES)
             paths = self.logic.export(self.volumeSelector.currentNode(), self.segmentationNode,
                                       self.outputEdit.currentPath, force=self.forceCheck.checked)
             slicer.util.showStatusMessage(f"Wrote {len(paths)} files to {self.outputEdit.currentPath}", 5000)

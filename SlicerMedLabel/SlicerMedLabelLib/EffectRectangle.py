@@ -2,7 +2,8 @@
 of the GrabCut and Back projection Segment Editor effects (source volume, Apply with undo).
 
 Used by the GrabCut and Back projection effects. It only draws the rectangle and reports its two
-corners as IJK points of the source volume; the logic (``segment_effect_logic``) makes the box.
+corners as world RAS points; the logic (``segment_effect_logic.boxFromRas``) maps them to the source
+volume's voxels and makes the box.
 """
 
 import vtk
@@ -13,7 +14,7 @@ class EffectRectangle:
 
     def __init__(self, scriptedEffect, onDone):
         self.scriptedEffect = scriptedEffect
-        self.onDone = onDone            # onDone(ijkStart, ijkEnd, viewWidget)
+        self.onDone = onDone            # onDone(rasStart, rasEnd, viewWidget)
         self.actors = {}
         self.start = None
 
@@ -34,11 +35,17 @@ class EffectRectangle:
         if eventId == vtk.vtkCommand.LeftButtonReleaseEvent:
             start = self.start[0]
             self.start = None
-            ijkA = self.scriptedEffect.xyToIjk(start, viewWidget, sourceImageData)
-            ijkB = self.scriptedEffect.xyToIjk(xy, viewWidget, sourceImageData)
-            self.onDone(ijkA, ijkB, viewWidget)
+            self.onDone(self._xyToRas(start, viewWidget), self._xyToRas(xy, viewWidget), viewWidget)
             return True
         return False
+
+    def _xyToRas(self, xy, viewWidget):
+        """World RAS of a view position: the C++ accessor takes a ``QPoint`` and returns a ``QVector3D``
+        (like ``AbstractScriptedSegmentEditorEffect.xyToRas``), not a tuple."""
+        import qt
+
+        ras = self.scriptedEffect.xyToRas(qt.QPoint(int(xy[0]), int(xy[1])), viewWidget)
+        return [ras.x(), ras.y(), ras.z()]
 
     def _draw(self, viewWidget, a, b):
         if viewWidget not in self.actors:
@@ -81,8 +88,14 @@ def sourceVolumeNode(scriptedEffect):
 
 
 def applyToSelectedSegment(scriptedEffect, logic, mask, volumeNode, mode):
-    """One undo step, then Set / Add / Remove ``mask`` in the selected segment (masking settings apply)."""
+    """One undo step, then Set / Add / Remove ``mask`` in the selected segment (masking settings apply).
+
+    Returns False (nothing written) when the selected segment is hidden and the user does not confirm
+    editing it, as Slicer's own effects do."""
     import slicer
+
+    if not scriptedEffect.confirmCurrentSegmentVisible():
+        return False
 
     modes = {"Set": slicer.qSlicerSegmentEditorAbstractEffect.ModificationModeSet,
              "Add": slicer.qSlicerSegmentEditorAbstractEffect.ModificationModeAdd,
@@ -90,3 +103,4 @@ def applyToSelectedSegment(scriptedEffect, logic, mask, volumeNode, mode):
     oriented = logic.maskToOrientedImage(mask, volumeNode)
     scriptedEffect.saveStateForUndo()
     scriptedEffect.modifySelectedSegmentByLabelmap(oriented, modes[mode])
+    return True

@@ -8,6 +8,7 @@ import ctk
 import qt
 import slicer
 
+from .dependencies import CORE_MODULES, ensure_packages, missing_packages
 from .models_logic import ModelsLogic
 
 
@@ -30,7 +31,7 @@ class ModelsTab:
         self.modelCombo.connect("currentIndexChanged(int)", self.onShowCard)
         refresh = qt.QPushButton("Refresh")
         refresh.toolTip = "Re-scan the shipped and user model folders (~/.medlabel/models or $MEDLABEL_MODELS)"
-        refresh.connect("clicked()", self.refresh)
+        refresh.connect("clicked()", lambda: self.refresh(install=True))
         row = qt.QHBoxLayout()
         row.addWidget(self.modelCombo, 1)
         row.addWidget(refresh)
@@ -73,15 +74,21 @@ class ModelsTab:
         self.status.wordWrap = True
         tform.addRow(self.progressBar)
         tform.addRow(self.status)
-        self.refresh()
+        self.refresh(install=False)
 
     def _progress(self, fraction, text):
         self.progressBar.value = int(100 * fraction)
         self.status.text = text
         slicer.app.processEvents()
 
-    def refresh(self):
+    def refresh(self, install=True):
+        """List the registry; when the tab is built (``install=False``) missing packages are not installed
+        (that would ask the user while the module opens) - the Refresh button does it."""
+        if not install and missing_packages(CORE_MODULES):
+            self.status.text = "Press Refresh to list the models (installs the Python packages they need first)."
+            return
         with slicer.util.tryWithErrorDisplay("Could not list the models.", waitCursor=True):
+            ensure_packages()  # the registry reads model cards with pandas: installed on first use, after asking
             self.logic.registry(refresh=True)
             self.tableNode = self.logic.modelsTableNode(getattr(self, "tableNode", None))
             self.tableView.setMRMLTableNode(self.tableNode)
@@ -102,6 +109,7 @@ class ModelsTab:
 
     def onTrain(self):
         with slicer.util.tryWithErrorDisplay("Training failed.", waitCursor=True):
+            ensure_packages()
             folder, out = self.folderEdit.currentPath, self.outEdit.currentPath
             if not folder or not out:
                 raise ValueError("Choose the cases folder and the model folder first.")

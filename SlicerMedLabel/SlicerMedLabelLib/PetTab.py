@@ -10,6 +10,7 @@ import ctk
 import qt
 import slicer
 
+from SlicerMedLabelLib.dependencies import ensure_packages
 from SlicerMedLabelLib.pet_logic import PetLogic
 
 
@@ -128,6 +129,7 @@ class PetTab:
         suv, _, formula = self.suvTypeCombo.currentData.partition(":")
         sex = self.sexCombo.currentText if self.sexCombo.currentIndex > 0 else None
         with slicer.util.tryWithErrorDisplay("Failed to load the PET series as SUV.", waitCursor=True):
+            ensure_packages()  # pandas, nibabel ... for medlabel.pet: installed on first use, after asking
             node = self.logic.loadSuvVolume(
                 self.folderEdit.currentPath, suvType=suv, lbmFormula=formula or "janmahasatian",
                 weightKg=self.weightSpin.value or None, heightM=self.heightSpin.value or None, sex=sex,
@@ -141,6 +143,7 @@ class PetTab:
     def onCompute(self):
         mode = self.thresholdCombo.currentData
         with slicer.util.tryWithErrorDisplay("Failed to compute the PET statistics.", waitCursor=True):
+            ensure_packages()  # pandas, nibabel ... for medlabel.pet: installed on first use, after asking
             self.tableNode = self.logic.computeStatistics(
                 self.volumeSelector.currentNode(), self.segmentationSelector.currentNode(),
                 resample=self.resampleCombo.currentData, threshold=mode,
@@ -157,5 +160,6 @@ class PetTab:
         if not path:
             return
         with slicer.util.tryWithErrorDisplay("Failed to export the table.", waitCursor=True):
+            ensure_packages()  # pandas, nibabel ... for medlabel.pet: installed on first use, after asking
             out = self.logic.exportTable(self.tableNode, path, force=True)  # the dialog asked to overwrite
             slicer.util.showStatusMessage(f"Wrote {out}", 5000)

@@ -6,6 +6,7 @@ import ctk
 import qt
 import slicer
 
+from SlicerMedLabelLib.dependencies import ensure_packages
 from SlicerMedLabelLib.review_logic import ReviewLogic
 
 METHODS = [("STAPLE", "staple"), ("Majority vote", "majority"), ("k of n", "kofn"),
@@ -115,6 +116,7 @@ class ReviewTab:
 
     def onCompute(self):
         with slicer.util.tryWithErrorDisplay("Review failed.", waitCursor=True):
+            ensure_packages()  # pandas, scipy ... for medlabel.review: installed on first use, after asking
             method = self.methodCombo.currentData
             self.outputs = self.logic.compute(
                 self.volumeSelector.currentNode(), self._checkedNodes(), method=method,
@@ -127,6 +129,7 @@ class ReviewTab:
 
     def onMark(self, action):
         with slicer.util.tryWithErrorDisplay(f"Could not mark as {action}.", waitCursor=True):
+            ensure_packages()  # pandas, scipy ... for medlabel.review: installed on first use, after asking
             item = self.annotatorList.currentItem()
             if item is None:
                 raise ValueError("Highlight an annotator in the list first.")
@@ -136,6 +139,7 @@ class ReviewTab:
 
     def onApplyDecisions(self):
         with slicer.util.tryWithErrorDisplay("Could not apply the decisions.", waitCursor=True):
+            ensure_packages()  # pandas, scipy ... for medlabel.review: installed on first use, after asking
             n = self.logic.applyDecisions(self._checkedNodes())
             if "review" in self.outputs:
                 self.tableView.setMRMLTableNode(self.outputs["review"])

@@ -10,21 +10,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import slicer
 
+# medlabel.review needs pandas, which Slicer does not ship: it is imported in the methods (after the tab
+# called ensure_packages), so that importing this file - and building the Review tab - works without it.
+if TYPE_CHECKING:
+    from medlabel.review.consensus import ReviewResult
+    from medlabel.review.inputs import Annotation
 from medlabel.errors import InputError
 from medlabel.labels import TAG_ANNOTATOR, TAG_SKILL, TAG_STATUS, TAG_TOOL, Status, now_iso
-from medlabel.review.consensus import METHODS, ReviewResult, review
-from medlabel.review.inputs import Annotation
-from medlabel.review.workflow import (
-    TAG_DECISION,
-    TAG_METRIC,
-    TAG_REFERENCE,
-    TAG_REVIEW_TIME,
-    TAG_REVIEWER,
-    TAG_SCORE,
-)
 from medlabel.slicer_bridge import (
     dataframe_to_table_node,
     image_to_volume_node,
@@ -64,6 +60,8 @@ class ReviewLogic:
 
     def annotationsFromNodes(self, segmentationNodes: Sequence, referenceVolume=None) -> list[Annotation]:
         """One :class:`Annotation` per node (masks on the reference volume's grid when given)."""
+        from medlabel.review.inputs import Annotation
+
         out = []
         for node in segmentationNodes:
             ls = segmentation_node_to_labelset(node, referenceVolume)
@@ -91,6 +89,8 @@ class ReviewLogic:
             annotators disagreeing with the majority), and table nodes ``perAnnotator``, ``pairwise``,
             ``flags``, ``review``. The engine result stays in :attr:`lastResult`.
         """
+        from medlabel.review.consensus import METHODS, review
+
         if referenceVolume is None:
             raise InputError("Select the image (volume) the annotators segmented.")
         nodes = [n for n in segmentationNodes if n is not None]
@@ -127,6 +127,14 @@ class ReviewLogic:
     def applyDecisions(self, segmentationNodes: Sequence) -> int:
         """Write the last review's suggested decisions (status, decision, score, reference) into the
         matching segments' tags of the annotators' nodes; returns the number of segments updated."""
+        from medlabel.review.workflow import (
+            TAG_DECISION,
+            TAG_METRIC,
+            TAG_REFERENCE,
+            TAG_REVIEW_TIME,
+            TAG_SCORE,
+        )
+
         if self.lastResult is None:
             raise InputError("Compute a review first; there are no decisions to apply.")
         table = self.lastResult.review
@@ -169,6 +177,8 @@ class ReviewLogic:
         list of str
             The segment ids that were marked.
         """
+        from medlabel.review.workflow import TAG_DECISION, TAG_REVIEW_TIME, TAG_REVIEWER
+
         if segmentationNode is None:
             raise InputError("Select the annotator's segmentation to mark.")
         status = BUTTON_STATUS.get(action)

@@ -4,8 +4,9 @@ The effects only collect input (a rectangle dragged in a slice view, option widg
 segments) and show output; every decision is made here or in :mod:`medlabel.segment`. Runs in the
 Slicer application and under PyPI ``slicer-core`` (tests use ``headless_scene()``).
 
-Coordinates: the effect converts the two corners of the dragged rectangle with ``xyToIjk`` to
-IJK points of the source volume; :meth:`SegmentEffectLogic.boxFromIjk` turns them into a
+Coordinates: the effect converts the two corners of the dragged rectangle with ``xyToRas`` to
+world RAS points; :meth:`SegmentEffectLogic.boxFromRas` maps them to IJK of the source volume node
+and :meth:`SegmentEffectLogic.boxFromIjk` turns them into a
 :class:`medlabel.segment.Box` (array order z, y, x = k, j, i). A rectangle drawn in an axial,
 coronal or sagittal view is one voxel thick along that view's axis; the 2-D cut then runs in that
 plane (the arrays are transposed so the thin axis comes first, and back).
@@ -71,6 +72,35 @@ class SegmentEffectLogic:
             raise InputError(f"the rectangle (IJK {tuple(np.round(ijkA, 1))} to {tuple(np.round(ijkB, 1))}) lies "
                              "outside the source volume; draw it on the image")
         return clipped
+
+    @staticmethod
+    def rasToIjk(volumeNode, ras) -> tuple[float, float, float]:
+        """Continuous IJK (i, j, k) of a world RAS point in the volume node's own voxel grid.
+
+        A parent transform of the volume is undone first (world -> node coordinates). Effects convert
+        the slice-view position with ``scriptedEffect.xyToRas(qt.QPoint(x, y), viewWidget)`` and then
+        call this, so the box is on the grid the logic computes on (the Segment Editor's
+        ``sourceVolumeImageData()`` is resampled to the segmentation's geometry, which may differ,
+        e.g. a PET source volume on a CT-based segmentation).
+        """
+        import vtk
+
+        if volumeNode is None:
+            raise InputError("Select a source volume in the Segment Editor first.")
+        point = [float(ras[0]), float(ras[1]), float(ras[2])]
+        if volumeNode.GetParentTransformNode() is not None:
+            local = [0.0, 0.0, 0.0]
+            volumeNode.TransformPointFromWorld(point, local)   # undo the node's parent transforms
+            point = local
+        ras_to_ijk = vtk.vtkMatrix4x4()
+        volumeNode.GetRASToIJKMatrix(ras_to_ijk)
+        ijk = ras_to_ijk.MultiplyPoint([*point, 1.0])
+        return float(ijk[0]), float(ijk[1]), float(ijk[2])
+
+    def boxFromRas(self, rasA, rasB, volumeNode) -> Box:
+        """:meth:`boxFromIjk` of two world RAS corners (e.g. of a rectangle dragged in a slice view)."""
+        shape = self.sourceImage(volumeNode).shape
+        return self.boxFromIjk(self.rasToIjk(volumeNode, rasA), self.rasToIjk(volumeNode, rasB), shape)
 
     @staticmethod
     def thinAxis(box: Box) -> int | None:

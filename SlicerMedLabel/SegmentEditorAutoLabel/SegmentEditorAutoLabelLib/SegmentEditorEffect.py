@@ -25,6 +25,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.proposal = None
         self.previewNode = None
         self._logic = None
+        self._connections = []
 
     def clone(self):
         import qSlicerSegmentationsEditorEffectsPythonQt as effects
@@ -50,6 +51,17 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
             self._logic = ModelsLogic(progress=self._progress)
         return self._logic
+
+    def _connect(self, widget, signal, slot):
+        widget.connect(signal, slot)
+        self._connections.append((widget, signal, slot))
+
+    def cleanup(self):
+        """Disconnect the option widgets (Slicer >= 5.8 calls this before deleting the effect; a live
+        connection to a bound method keeps the effect object alive)."""
+        for widget, signal, slot in self._connections:
+            widget.disconnect(signal, slot)
+        self._connections = []
 
     def setupOptionsFrame(self):
         self.modelCombo = qt.QComboBox()
@@ -78,13 +90,13 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.progressBar = qt.QProgressBar()
         self.progressBar.setRange(0, 100)
         self.scriptedEffect.addOptionsWidget(self.progressBar)
-        self.previewButton.connect("clicked()", self.onPreview)
-        self.applyButton.connect("clicked()", self.onApply)
-        self.cancelButton.connect("clicked()", self.onCancel)
-        self.segmentList.connect("itemChanged(QListWidgetItem*)", self.onSegmentToggled)
-        self.modelCombo.connect("currentIndexChanged(int)", self.updateMRMLFromGUI)
-        self.scopeCombo.connect("currentIndexChanged(int)", self.updateMRMLFromGUI)
-        self.slabSpin.connect("valueChanged(int)", self.updateMRMLFromGUI)
+        self._connect(self.previewButton, "clicked()", self.onPreview)
+        self._connect(self.applyButton, "clicked()", self.onApply)
+        self._connect(self.cancelButton, "clicked()", self.onCancel)
+        self._connect(self.segmentList, "itemChanged(QListWidgetItem*)", self.onSegmentToggled)
+        self._connect(self.modelCombo, "currentIndexChanged(int)", self.updateMRMLFromGUI)
+        self._connect(self.scopeCombo, "currentIndexChanged(int)", self.updateMRMLFromGUI)
+        self._connect(self.slabSpin, "valueChanged(int)", self.updateMRMLFromGUI)
 
     def setMRMLDefaults(self):
         self.scriptedEffect.setParameterDefault(MODEL, "rule-based-bodycomp")
@@ -93,6 +105,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
     def activate(self):
         with slicer.util.tryWithErrorDisplay("Could not list the auto-label models."):
+            from SlicerMedLabelLib.dependencies import ensure_packages
+
+            ensure_packages()  # the registry and predict need pandas, scipy ...: installed on first use, after asking
             names = self.logic.modelNames()
             self.modelCombo.blockSignals(True)
             self.modelCombo.clear()
@@ -141,6 +156,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
     def onPreview(self):
         with slicer.util.tryWithErrorDisplay("Auto-label failed.", waitCursor=True):
+            from SlicerMedLabelLib.dependencies import ensure_packages
+
+            ensure_packages()
             volume = self._sourceVolume()
             if volume is None:
                 raise ValueError("Select a source volume (CT) in the Segment Editor first.")
@@ -178,6 +196,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
     def onApply(self):
         with slicer.util.tryWithErrorDisplay("Could not apply the auto-labels.", waitCursor=True):
+            from SlicerMedLabelLib.dependencies import ensure_packages
+
+            ensure_packages()
             if self.proposal is None:
                 raise ValueError("Click Preview first.")
             segmentationNode = self.scriptedEffect.parameterSetNode().GetSegmentationNode()

@@ -14,7 +14,8 @@ from SegmentEditorEffects import AbstractScriptedSegmentEditorEffect
 SCOPE, SLAB_SLICES, BINS, THRESHOLD = "Scope", "SlabSlices", "Bins", "Threshold"
 SMOOTHING_MM, CONNECTED, MIN_ISLAND, OPERATION = "SmoothingMm", "ConnectedToRoi", "MinimumIslandVoxels", "Operation"
 SCOPES = [("Drawn slice", "slice"), ("Slab around it", "slab"), ("Whole volume", "volume")]
-OPERATIONS = [("Set (replace the segment)", "Set"), ("Add to the segment", "Add"), ("Remove from the segment", "Remove")]
+OPERATIONS = [("Add to the segment", "Add"), ("Set (replace the whole segment, all slices)", "Set"),
+              ("Remove from the segment", "Remove")]
 
 
 class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
@@ -28,6 +29,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.mask = None
         self.previewNode = None
         self._logic = None
+        self._connections = []
         self._rect = None
 
     def clone(self):
@@ -65,6 +67,17 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.scriptedEffect.addLabeledOptionsWidget(label, spin)
         return spin
 
+    def _connect(self, widget, signal, slot):
+        widget.connect(signal, slot)
+        self._connections.append((widget, signal, slot))
+
+    def cleanup(self):
+        """Disconnect the option widgets (Slicer >= 5.8 calls this before deleting the effect; a live
+        connection to a bound method keeps the effect object alive)."""
+        for widget, signal, slot in self._connections:
+            widget.disconnect(signal, slot)
+        self._connections = []
+
     def setupOptionsFrame(self):
         self.scopeCombo = qt.QComboBox()
         for title, key in SCOPES:
@@ -95,18 +108,18 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.progressBar = qt.QProgressBar()
         self.progressBar.setRange(0, 100)
         self.scriptedEffect.addOptionsWidget(self.progressBar)
-        self.applyButton.connect("clicked()", self.onApply)
-        self.cancelButton.connect("clicked()", self.onCancel)
-        self.segmentRoiButton.connect("clicked()", self.onSegmentRoi)
+        self._connect(self.applyButton, "clicked()", self.onApply)
+        self._connect(self.cancelButton, "clicked()", self.onCancel)
+        self._connect(self.segmentRoiButton, "clicked()", self.onSegmentRoi)
         for w, signal in ((self.scopeCombo, "currentIndexChanged(int)"), (self.slabSpin, "valueChanged(int)"),
                           (self.binsSpin, "valueChanged(int)"), (self.thresholdSpin, "valueChanged(double)"),
                           (self.smoothingSpin, "valueChanged(double)"), (self.islandSpin, "valueChanged(int)"),
                           (self.connectedCheck, "toggled(bool)"), (self.operationCombo, "currentIndexChanged(int)")):
-            w.connect(signal, self.updateMRMLFromGUI)
+            self._connect(w, signal, self.updateMRMLFromGUI)
 
     def setMRMLDefaults(self):
         for key, value in ((SCOPE, "slice"), (SLAB_SLICES, 5), (BINS, 64), (THRESHOLD, 0.1), (SMOOTHING_MM, 0.0),
-                           (CONNECTED, 0), (MIN_ISLAND, 0), (OPERATION, "Set")):
+                           (CONNECTED, 0), (MIN_ISLAND, 0), (OPERATION, "Add")):
             self.scriptedEffect.setParameterDefault(key, value)
 
     def activate(self):
@@ -168,13 +181,21 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
         return sourceVolumeNode(self.scriptedEffect)
 
-    def onRectangle(self, ijkA, ijkB, viewWidget):
+    @staticmethod
+    def _ensurePackages():
+        from SlicerMedLabelLib.dependencies import ensure_packages
+
+        ensure_packages(["scipy"])  # installed on first use, after asking
+
+    def onRectangle(self, rasA, rasB, viewWidget):
         with slicer.util.tryWithErrorDisplay("Back projection failed.", waitCursor=True):
-            self.roi = self.logic.boxFromIjk(ijkA, ijkB, self.logic.sourceImage(self._volume()).shape)
+            self._ensurePackages()
+            self.roi = self.logic.boxFromRas(rasA, rasB, self._volume())
             self.updatePreview()
 
     def onSegmentRoi(self):
         with slicer.util.tryWithErrorDisplay("Back projection failed.", waitCursor=True):
+            self._ensurePackages()
             p = self.scriptedEffect.parameterSetNode()
             self.roi = self.logic.segmentMask(p.GetSegmentationNode(), p.GetSelectedSegmentID(), self._volume())
             if self.scopeCombo.currentData != "volume":
@@ -183,6 +204,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
     def updatePreview(self):
         with slicer.util.tryWithErrorDisplay("Back projection failed.", waitCursor=True):
+            self._ensurePackages()
             res = self.logic.backProjectionForEffect(
                 self._volume(), self.roi, scope=self.scopeCombo.currentData, slabSlices=self.slabSpin.value,
                 bins=self.binsSpin.value, threshold=self.thresholdSpin.value, smoothing_mm=self.smoothingSpin.value,
@@ -197,9 +219,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
                 raise ValueError("Drag a rectangle over the tissue first.")
             from SlicerMedLabelLib.EffectRectangle import applyToSelectedSegment
 
-            applyToSelectedSegment(self.scriptedEffect, self.logic, self.mask, self._volume(),
-                                   self.operationCombo.currentData)
-            self.onCancel()
+            if applyToSelectedSegment(self.scriptedEffect, self.logic, self.mask, self._volume(),
+                                      self.operationCombo.currentData):
+                self.onCancel()
 
     def onCancel(self):
         if self._logic is not None:

@@ -13,7 +13,8 @@ from SegmentEditorEffects import AbstractScriptedSegmentEditorEffect
 ITERATIONS, SMOOTHNESS, DEPTH_SLICES, OPERATION = "Iterations", "Smoothness", "DepthSlices", "Operation"
 STAR = "StarShape"
 FG_SEGMENT, BG_SEGMENT = "ForegroundStrokeSegment", "BackgroundStrokeSegment"
-OPERATIONS = [("Set (replace the segment)", "Set"), ("Add to the segment", "Add"), ("Remove from the segment", "Remove")]
+OPERATIONS = [("Add to the segment", "Add"), ("Set (replace the whole segment, all slices)", "Set"),
+              ("Remove from the segment", "Remove")]
 
 
 class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
@@ -27,6 +28,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.mask = None
         self.previewNode = None
         self._logic = None
+        self._connections = []
         self._rect = None
 
     def clone(self):
@@ -47,7 +49,7 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
                 "<i>depth</i> slices on each side (3-D). For an object with the same intensity as its "
                 "surroundings, paint a rough <b>foreground stroke</b> (and optionally a background stroke) into "
                 "helper segments with Paint and select them here. The preview is shown in yellow; <b>Apply</b> "
-                "writes it into the selected segment (Set / Add / Remove, masking settings respected, one undo "
+                "writes it into the selected segment (Add by default, or Set / Remove; masking settings respected, one undo "
                 "step).</html>")
 
     @property
@@ -57,6 +59,17 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
             self._logic = SegmentEffectLogic(progress=self._progress)
         return self._logic
+
+    def _connect(self, widget, signal, slot):
+        widget.connect(signal, slot)
+        self._connections.append((widget, signal, slot))
+
+    def cleanup(self):
+        """Disconnect the option widgets (Slicer >= 5.8 calls this before deleting the effect; a live
+        connection to a bound method keeps the effect object alive)."""
+        for widget, signal, slot in self._connections:
+            widget.disconnect(signal, slot)
+        self._connections = []
 
     def setupOptionsFrame(self):
         self.depthSpin = qt.QSpinBox()
@@ -92,19 +105,19 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         self.progressBar = qt.QProgressBar()
         self.progressBar.setRange(0, 100)
         self.scriptedEffect.addOptionsWidget(self.progressBar)
-        self.applyButton.connect("clicked()", self.onApply)
-        self.cancelButton.connect("clicked()", self.onCancel)
+        self._connect(self.applyButton, "clicked()", self.onApply)
+        self._connect(self.cancelButton, "clicked()", self.onCancel)
         for w, signal in ((self.depthSpin, "valueChanged(int)"), (self.iterSpin, "valueChanged(int)"),
                           (self.smoothSpin, "valueChanged(double)"), (self.operationCombo, "currentIndexChanged(int)"),
                           (self.fgCombo, "currentIndexChanged(int)"), (self.bgCombo, "currentIndexChanged(int)"),
                           (self.starCheck, "toggled(bool)")):
-            w.connect(signal, self.updateMRMLFromGUI)
+            self._connect(w, signal, self.updateMRMLFromGUI)
 
     def setMRMLDefaults(self):
         self.scriptedEffect.setParameterDefault(ITERATIONS, 5)
         self.scriptedEffect.setParameterDefault(SMOOTHNESS, 2.0)
         self.scriptedEffect.setParameterDefault(DEPTH_SLICES, 0)
-        self.scriptedEffect.setParameterDefault(OPERATION, "Set")
+        self.scriptedEffect.setParameterDefault(OPERATION, "Add")
         self.scriptedEffect.setParameterDefault(FG_SEGMENT, "")
         self.scriptedEffect.setParameterDefault(BG_SEGMENT, "")
         self.scriptedEffect.setParameterDefault(STAR, 0)
@@ -170,10 +183,13 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
 
         return sourceVolumeNode(self.scriptedEffect)
 
-    def onRectangle(self, ijkA, ijkB, viewWidget):
+    def onRectangle(self, rasA, rasB, viewWidget):
         with slicer.util.tryWithErrorDisplay("GrabCut failed.", waitCursor=True):
+            from SlicerMedLabelLib.dependencies import ensure_packages
+
+            ensure_packages(["scipy", "skimage", "maxflow"])  # graph cut: installed on first use, after asking
             volume = self._volume()
-            box = self.logic.boxFromIjk(ijkA, ijkB, self.logic.sourceImage(volume).shape)
+            box = self.logic.boxFromRas(rasA, rasB, volume)
             depth = self.depthSpin.value
             axis = self.logic.thinAxis(box)
             if depth > 0 and axis is not None:
@@ -195,9 +211,9 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
                 raise ValueError("Drag a rectangle around the object first.")
             from SlicerMedLabelLib.EffectRectangle import applyToSelectedSegment
 
-            applyToSelectedSegment(self.scriptedEffect, self.logic, self.mask, self._volume(),
-                                   self.operationCombo.currentData)
-            self.onCancel()
+            if applyToSelectedSegment(self.scriptedEffect, self.logic, self.mask, self._volume(),
+                                      self.operationCombo.currentData):
+                self.onCancel()
 
     def onCancel(self):
         if self._logic is not None:

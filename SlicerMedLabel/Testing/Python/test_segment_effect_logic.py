@@ -11,7 +11,7 @@ from scipy import ndimage as ndi
 import bridge_fixtures
 from conftest import data_path
 from medlabel import io
-from medlabel.errors import InputError
+from medlabel.errors import InputError, MedLabelError
 from medlabel.segment import Box, back_project, dice, grabcut
 
 mrml_scene = bridge_fixtures.mrml_scene
@@ -169,3 +169,35 @@ def test_back_projection_effect_scopes(pet_case):
     assert vol.scope.all()
     with pytest.raises(InputError, match="slab needs a rectangle"):
         logic.backProjectionForEffect(volume, roi_mask, scope="slab", slabSlices=1)
+
+
+def test_box_from_ras_uses_the_volume_grid_and_its_parent_transform(mrml_scene):
+    """The effects get world RAS corners from ``xyToRas``; the box must land on the source volume node's
+    voxels for an oblique, anisotropic volume and for a volume under a (translating) parent transform."""
+    import vtk
+
+    from medlabel.image import Image
+    from medlabel.slicer_bridge import image_to_volume_node
+
+    angle = np.deg2rad(30)
+    direction = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1.0]])
+    image = Image(np.zeros((6, 20, 30), np.int16), (2.5, 0.8, 1.2), (10.0, -20.0, 30.0), direction)
+    volume = image_to_volume_node(image, name="oblique")
+    logic = _logic()
+    kji = np.array([[0, 0, 0], [5, 19, 29], [3, 7, 11]])
+    lps = image.index_to_lps(kji)
+    ras = lps * np.array([-1.0, -1.0, 1.0])
+    for point, (k, j, i) in zip(ras, kji, strict=True):
+        np.testing.assert_allclose(logic.rasToIjk(volume, point), (i, j, k), atol=1e-6)
+    assert logic.boxFromRas(ras[2], ras[1], volume) == Box(3, 6, 7, 20, 11, 30)
+    with pytest.raises(InputError, match="outside the source volume"):
+        logic.boxFromRas(ras[2] + [1000.0, 0, 0], ras[1] + [1000.0, 0, 0], volume)
+
+    shift = vtk.vtkMatrix4x4()
+    shift.SetElement(0, 3, 40.0)                              # node -> world: +40 mm along R
+    transform = mrml_scene.AddNewNodeByClass("vtkMRMLLinearTransformNode")
+    transform.SetMatrixTransformToParent(shift)
+    volume.SetAndObserveTransformNodeID(transform.GetID())
+    np.testing.assert_allclose(logic.rasToIjk(volume, ras[2] + [40.0, 0, 0]), (11, 7, 3), atol=1e-6)
+    with pytest.raises(MedLabelError, match="harden the transform"):   # the voxels are read untransformed
+        logic.boxFromRas(ras[2] + [40.0, 0, 0], ras[1] + [40.0, 0, 0], volume)

@@ -1,10 +1,8 @@
-"""Shared CLI helpers of the auto-label commands: slice specs, model lookup, tqdm progress."""
+"""Shared CLI helpers of the auto-label commands: slice specs, model lookup (progress: ``_progress``)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError
@@ -42,20 +40,3 @@ def load_model(args: argparse.Namespace):
     return reg.get(args.model)
 
 
-@contextlib.contextmanager
-def tqdm_progress(desc: str, enabled: bool = True) -> Iterator:
-    """A ``progress(fraction, text)`` callback drawing a tqdm bar (0..100 %)."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=100, desc=desc, unit="%", disable=not enabled, leave=True)
-
-    def progress(fraction: float, text: str) -> None:
-        target = int(round(100 * min(max(fraction, 0.0), 1.0)))
-        if target > bar.n:
-            bar.update(target - bar.n)
-        bar.set_postfix_str(text[:60], refresh=False)
-
-    try:
-        yield progress
-    finally:
-        bar.close()

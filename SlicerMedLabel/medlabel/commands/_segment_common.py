@@ -85,16 +85,3 @@ def output_labelset(image, mask: np.ndarray, *, name: str, terminology: str | No
             TAG_PARAMETERS: json.dumps(params, sort_keys=True, default=str).replace("|", "/")}
     ls.add_mask(name, mask, terminology=terminology, tags=tags)
     return ls
-
-
-def progress_bar():
-    from tqdm import tqdm
-
-    bar = tqdm(total=100, unit="%", leave=False)
-
-    def progress(fraction: float, text: str) -> None:
-        bar.n = int(round(100 * min(max(fraction, 0.0), 1.0)))
-        bar.set_description(text[:40])
-        bar.refresh()
-
-    return bar, progress

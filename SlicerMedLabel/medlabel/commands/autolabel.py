@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
-from ._autolabel_common import load_model, parse_slices, tqdm_progress
+from ._autolabel_common import load_model, parse_slices
+from ._progress import tqdm_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._progress import tqdm_progress
 from ._segment_common import (
     add_box_arguments,
     box_from_args,
     output_labelset,
     parse_floats,
     parse_ints,
-    progress_bar,
     read_mask,
 )
 
@@ -77,12 +77,9 @@ def run(args: argparse.Namespace) -> int:
                   window=parse_floats(args.window, 2, "--window") if args.window else None,
                   smoothing_mm=args.smoothing_mm, threshold=args.threshold, connected_to_roi=args.connected,
                   min_island_vox=args.min_island_vox)
-    bar, progress = progress_bar()
-    try:
+    with tqdm_progress("back projection") as progress:
         res = back_project(image.array, roi, spacing_mm=image.spacing_mm, scope_mask=scope_mask,
                            progress=progress, **params)
-    finally:
-        bar.close()
     roi_text = args.rect or args.box or f"{args.roi_mask}:{args.roi_segment or 'all'}"
     ls = output_labelset(image, res.mask, name=args.name, terminology=args.terminology,
                          algorithm="back projection", params={**params, "roi": roi_text},

@@ -17,10 +17,10 @@ study failed). Reference sets: ``medlabel bodycomp --list-references``.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ._progress import tqdm_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,19 +58,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, help="output folder")
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.set_defaults(func=run)
-
-
-def _bar(total_text: str):
-    from tqdm import tqdm
-
-    bar = tqdm(total=100, desc=total_text, unit="%", leave=False, file=sys.stderr)
-
-    def progress(fraction: float, text: str) -> None:
-        bar.n = int(round(100 * fraction))
-        bar.set_postfix_str(text[:50])
-        bar.refresh()
-
-    return bar, progress
 
 
 def parse_windows(preset: str, items: list[str]):
@@ -119,13 +106,10 @@ def run(args: argparse.Namespace) -> int:
         studies = bodycomp.read_batch_list(args.batch)
         if not studies:
             raise InputError(f"{args.batch}: no studies found")
-        bar, progress = _bar(f"bodycomp batch ({len(studies)} studies)")
-        try:
+        with tqdm_progress(f"bodycomp batch ({len(studies)} studies)") as progress:
             table, failures = bodycomp.run_batch(studies, args.output, auto_l3=True, slab_slices=args.slab,
                                                  preset=preset, reference=args.reference, force=args.force,
                                                  registry=registry, progress=progress)
-        finally:
-            bar.close()
         print(f"{len(table)} studies done; results in {args.output / 'bodycomp_batch.csv'}")
         if failures:
             print(f"{len(failures)} studies failed:")
@@ -140,16 +124,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("choose the L3 slice: --slice N, --slice-mm Z or --auto-l3")
     image = io.read_image(args.input)
     labels = io.read_image(args.vertebra_labels) if args.vertebra_labels else None
-    bar, progress = _bar("bodycomp")
-    try:
+    with tqdm_progress("bodycomp") as progress:
         res = bodycomp.run_study(image, slice_index=args.slice_index, slice_mm=args.slice_mm, auto_l3=args.auto_l3,
                                  vertebra_labels=labels.array if labels is not None else None,
                                  slab_slices=args.slab, sex=args.sex, height_m=args.height, weight_kg=args.weight,
                                  preset=preset, reference=args.reference, registry=registry,
                                  study_id=args.study_id,
                                  out_dir=args.output, force=args.force, progress=progress)
-    finally:
-        bar.close()
     r = res.row
     print(f"{r['study_id']}: slice {res.choice.as_text()}")
     if res.choice.note:

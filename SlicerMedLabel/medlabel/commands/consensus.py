@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
+from ._progress import tqdm_progress
 
 
 def _label_names(text: str | None) -> dict[int, str] | None:
@@ -49,7 +50,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
 
     from ..review.consensus import review
     from ..review.inputs import load_annotations
@@ -66,11 +66,7 @@ def run(args: argparse.Namespace) -> int:
                                     "Pass --force to replace them")
     if not args.inputs and not args.manifest:
         raise InputError("give segmentation files/folders or --manifest")
-    with tqdm(total=100, unit="%", desc="consensus", leave=False) as bar:
-        def progress(fraction: float, text: str) -> None:
-            bar.set_postfix_str(text[:60])
-            bar.update(max(0, int(fraction * 100) - bar.n))
-
+    with tqdm_progress("consensus") as progress:
         anns = load_annotations(args.inputs, manifest=args.manifest, label_names=_label_names(args.label_names))
         result = review(anns, method=args.method, k=args.k, min_dice=args.min_dice, tolerance_mm=args.tolerance_mm,
                         metric=args.metric, accept_threshold=args.accept, adjudication_threshold=args.adjudicate,

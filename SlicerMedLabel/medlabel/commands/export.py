@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError, ReadError
+from ._progress import tqdm_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -123,27 +124,17 @@ def cases_from_inputs(inputs: list[Path], names: dict[int, str] | None = None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
 
     from ..dataset import export_dataset, summarize
 
     cases = cases_from_inputs(list(args.inputs), parse_names(args.names))
-    bar = tqdm(total=100, unit="%", leave=False)
-
-    def progress(fraction: float, text: str) -> None:
-        bar.n = int(round(100 * min(max(fraction, 0.0), 1.0)))
-        bar.set_description(text[:40])
-        bar.refresh()
-
-    try:
+    with tqdm_progress("export") as progress:
         result = export_dataset(
             cases, args.output, split=args.split, seed=args.seed, stratify=args.stratify,
             deidentify=args.deidentify, salt=args.salt, window=args.window,
             slices="all" if args.all_slices else "labeled", dicom_masks=not args.no_dicom_masks,
             supercategories=parse_groups(args.supercategory),
             description=args.description, force=args.force, progress=progress)
-    finally:
-        bar.close()
     counts = {s: list(result.splits.values()).count(s) for s in dict.fromkeys(result.splits.values())}
     print(f"exported {len(cases)} image series of {len(result.splits)} patients: {result.n_images} slices, "
           f"{result.n_annotations} annotations, categories {', '.join(result.categories)}")

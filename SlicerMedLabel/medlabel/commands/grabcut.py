@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._segment_common import add_box_arguments, box_from_args, output_labelset, progress_bar, read_mask
+from ._progress import tqdm_progress
+from ._segment_common import add_box_arguments, box_from_args, output_labelset, read_mask
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,12 +59,9 @@ def run(args: argparse.Namespace) -> int:
                   smoothing_mm=args.smoothing_mm, n_components=args.components, keep=args.keep,
                   fill_holes=not args.no_fill_holes, star_shape=args.star_shape,
                   border_is_background=not args.border_free, seed=args.seed)
-    bar, progress = progress_bar()
-    try:
+    with tqdm_progress("GrabCut") as progress:
         mask = grabcut(image.array, box, spacing_mm=image.spacing_mm, fg_seeds=fg, bg_seeds=bg,
                        progress=progress, **params)
-    finally:
-        bar.close()
     box_text = args.rect or args.box or "whole image"
     ls = output_labelset(image, mask, name=args.name, terminology=args.terminology, algorithm="GrabCut",
                          params={**params, "box": box_text, "fg_seeds": str(args.fg_seeds or ""),

@@ -13,6 +13,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import GeometryError, InputError, ReadError
 from ..labels import now_iso
+from ._progress import tqdm_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,19 +56,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="how segments on another grid reach the PET grid (default nearest)")
     s.add_argument("--save-suv", action="store_true", help="also write the SUV volume as suv.nrrd")
     p.set_defaults(func=run)
-
-
-def _progress_bar():
-    from tqdm import tqdm
-
-    bar = tqdm(total=100, unit="%", leave=False)
-
-    def progress(fraction: float, text: str) -> None:
-        bar.n = int(round(100 * min(max(fraction, 0.0), 1.0)))
-        bar.set_description(text[:40])
-        bar.refresh()
-
-    return bar, progress
 
 
 def _referenced_series(hdr) -> set[str]:
@@ -125,8 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dose_mbq is not None and args.dose_mbq <= 0:
         raise InputError(f"--dose-mbq must be > 0; got {args.dose_mbq}")
 
-    bar, progress = _progress_bar()
-    try:
+    with tqdm_progress("pet-stats") as progress:
         series = read_pet_series(args.pet, series_uid=args.series,
                                  progress=lambda f, t: progress(0.6 * f, t))
         suv, conv = series.to_suv(
@@ -140,8 +127,6 @@ def run(args: argparse.Namespace) -> int:
         df = pet_statistics_table(suv, labels, resample=args.resample, threshold=args.threshold,
                                   threshold_value=args.threshold_value, suv_units=conv.units,
                                   progress=lambda f, t: progress(0.7 + 0.3 * f, t))
-    finally:
-        bar.close()
     df.insert(1, "suv_type", conv.suv_type.value)
     if conv.lbm_formula:
         df.insert(2, "lbm_formula", conv.lbm_formula)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._autolabel_common import add_model_args, load_model, parse_slices, tqdm_progress
+from ._autolabel_common import add_model_args, load_model, parse_slices
+from ._progress import tqdm_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:

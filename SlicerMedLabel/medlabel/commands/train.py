@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
-from ._autolabel_common import tqdm_progress
+from ._progress import tqdm_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
