@@ -208,3 +208,20 @@ def test_autolabel_checks_reference_and_score_outputs_before_writing(tmp_path, c
     assert main([*base, "--reference", ref, "--scores", str(scores)]) == 2
     assert "exists" in capsys.readouterr().err and not out.exists()
     assert scores.read_text() == "keep me\n"
+
+
+def _empty_reader(tmp_path, name):
+    import SimpleITK as sitk
+
+    m = sitk.ReadImage(str(data_path("lidc_idri_0314/reader1.nii.gz")))
+    f = tmp_path / f"{name}.nii.gz"
+    sitk.WriteImage(m * 0, str(f))
+    return str(f)
+
+
+def test_consensus_all_empty_is_one_clear_error(tmp_path, capsys):
+    """Used to end in a pandas KeyError traceback."""
+    rc = main(["consensus", "--no-surface", "-o", str(tmp_path / "out"), _empty_reader(tmp_path, "e1"),
+               _empty_reader(tmp_path, "e2")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "e1" in err and "e2" in err and "Traceback" not in err

@@ -102,6 +102,9 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
     geom = anns[0].labels.geometry
     names = [a.annotator for a in anns]
     all_structures = structure_names(anns)
+    if not all_structures:
+        raise InputError(f"none of the {len(anns)} annotations ({', '.join(names)}) holds a segment (all label "
+                         "maps are empty): there is nothing to compare; check that these are the right files")
     structures = list(structures) if structures else all_structures
     unknown = [s for s in structures if s not in all_structures]
     if unknown:
