@@ -219,6 +219,20 @@ def _empty_reader(tmp_path, name):
     return str(f)
 
 
+def test_consensus_with_an_annotator_who_drew_nothing(tmp_path, capsys):
+    """An empty label map is a legitimate 'drew nothing' (flagged missing_annotator): the run used to stop
+    half-way with 'refusing to write annotations/empty.seg.nrrd' after the tables were written."""
+    import pandas as pd
+
+    out = tmp_path / "out"
+    rc = main(["consensus", "--no-surface", "-o", str(out), _empty_reader(tmp_path, "empty"),
+               str(data_path("lidc_idri_0314/reader1.nii.gz")), str(data_path("lidc_idri_0314/reader2.nii.gz"))])
+    assert rc == 0, capsys.readouterr().err
+    flags = pd.read_csv(out / "flags.csv")
+    assert ((flags.flag == "missing_annotator") & (flags.annotator == "empty")).any()
+    assert (out / "review.json").exists() and (out / "annotations" / "reader1.seg.nrrd").exists()
+
+
 def test_consensus_all_empty_is_one_clear_error(tmp_path, capsys):
     """Used to end in a pandas KeyError traceback."""
     rc = main(["consensus", "--no-surface", "-o", str(tmp_path / "out"), _empty_reader(tmp_path, "e1"),
