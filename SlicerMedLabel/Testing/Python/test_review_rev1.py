@@ -239,3 +239,12 @@ def test_consensus_all_empty_is_one_clear_error(tmp_path, capsys):
                _empty_reader(tmp_path, "e2")])
     err = capsys.readouterr().err
     assert rc == 2 and "e1" in err and "e2" in err and "Traceback" not in err
+
+
+def test_bodycomp_slice_without_body_is_refused(tmp_path):
+    """A slice outside the body (air only) used to give SMA 0 cm² rows with no warning."""
+    from medlabel.bodycomp import run_study
+
+    ct = Image(np.full((3, 64, 64), -1000.0, np.float32), (3.0, 5.0, 5.0), meta={"source": "air.nii.gz"})
+    with pytest.raises(MedLabelError, match="no body"):
+        run_study(ct, slice_index=1)
