@@ -248,3 +248,15 @@ def test_bodycomp_slice_without_body_is_refused(tmp_path):
     ct = Image(np.full((3, 64, 64), -1000.0, np.float32), (3.0, 5.0, 5.0), meta={"source": "air.nii.gz"})
     with pytest.raises(MedLabelError, match="no body"):
         run_study(ct, slice_index=1)
+
+
+def test_pet_stats_empty_segmentation_is_refused(tmp_path, capsys):
+    """An all-zero label map used to give an empty table and exit code 0."""
+    import SimpleITK as sitk
+
+    m = sitk.ReadImage(str(data_path("tcia_sts/STS_001/PET/nifti/mask/mask.nii.gz")))
+    empty = tmp_path / "empty.nii.gz"
+    sitk.WriteImage(m * 0, str(empty))
+    out = tmp_path / "out"
+    assert main(["pet-stats", str(data_path(STS_PET)), str(empty), "-o", str(out)]) == 2
+    assert "empty.nii.gz" in capsys.readouterr().err and not (out / "pet_stats.csv").exists()

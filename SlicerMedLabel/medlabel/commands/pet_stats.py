@@ -124,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
         progress(0.65, "reading segmentation")
         seg_path: Path = args.segmentation
         labels = _read_labels(seg_path, args.reference, suv, series.tags.series_uid)
+        if not len(labels.names):
+            raise InputError(f"{seg_path} holds no segment (an empty segmentation or an all-zero label map); "
+                             "nothing to measure")
         df = pet_statistics_table(suv, labels, resample=args.resample, threshold=args.threshold,
                                   threshold_value=args.threshold_value, suv_units=conv.units,
                                   progress=lambda f, t: progress(0.7 + 0.3 * f, t))
