@@ -631,7 +631,11 @@ def read_segmentation(path: str | os.PathLike, reference: Image | None = None) -
         from .dicom_seg import read_dicom_seg
         from .rtstruct import RTSTRUCT_SOP_CLASS, read_rtstruct
 
-        sop = str(pydicom.dcmread(path, stop_before_pixels=True).get("SOPClassUID", ""))
+        try:
+            sop = str(pydicom.dcmread(path, stop_before_pixels=True).get("SOPClassUID", ""))
+        except Exception as exc:  # pydicom raises several types for non-DICOM/corrupt files
+            raise ReadError(f"{path} is not a readable DICOM file ({type(exc).__name__}: {exc}); expected a "
+                            "DICOM SEG or RT structure set") from exc
         if sop == RTSTRUCT_SOP_CLASS:
             if reference is None:
                 raise InputError(f"{path} is an RT structure set: its contours need the image they were drawn "

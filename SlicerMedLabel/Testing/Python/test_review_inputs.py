@@ -84,9 +84,17 @@ def test_incompatible_grids_raise():
     m = np.ones(ref.shape, bool)
     with pytest.raises(GeometryError, match="does not overlap"):
         resample_labelset(_labelset(far, m, "x"), ref)
-    rotated = Geometry((6, 20, 20), (2.0, 1.0, 1.0), direction=(0, 1, 0, 1, 0, 0, 0, 0, 1))
+    c, s = np.cos(np.deg2rad(30.0)), np.sin(np.deg2rad(30.0))
+    rotated = Geometry((6, 20, 20), (2.0, 1.0, 1.0), direction=(c, -s, 0, s, c, 0, 0, 0, 1))
     with pytest.raises(GeometryError, match="axis directions"):
         resample_labelset(_labelset(rotated, m, "x"), ref)
+    # x and y swapped (the same voxel lattice stored transposed) is resampled exactly instead
+    swapped = Geometry((6, 20, 20), (2.0, 1.0, 1.0), direction=(0, 1, 0, 1, 0, 0, 0, 0, 1))
+    ms = np.zeros(ref.shape, bool)
+    ms[1:4, 2:5, 6:15] = True
+    with pytest.warns(MedLabelWarning, match="resampled"):
+        out = resample_labelset(_labelset(swapped, ms, "x"), ref)
+    np.testing.assert_array_equal(out["liver"].mask, ms.transpose(0, 2, 1))
     with pytest.raises(InputError, match="has no annotator"):
         annotation_from_labelset(_labelset(ref, m))
 

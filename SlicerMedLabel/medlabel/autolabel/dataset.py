@@ -26,7 +26,7 @@ from ..errors import InputError, MedLabelError
 from ..image import Image
 from ..labels import TAG_ANNOTATOR, TAG_SOURCE, TAG_STATUS, TERMS, LabelSet, Status, now_iso
 from .cards import LabelSpec
-from .models import Progress, to_canonical
+from .models import Progress, canonical_spacing, to_canonical
 from .training import TrainingSample
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,8 @@ def samples_from_case(image: Image, labelset: LabelSet, labels: Sequence[LabelSp
     ks = labelled_slices(labelset, list(found.values())) if slices is None else list(slices)
     ct = to_canonical(image.array[ks].astype(np.float32), image.direction)
     lab_c = to_canonical(lab[ks], image.direction)
-    return [TrainingSample(ct[i], lab_c[i], image.spacing_mm[1:], patient, case, int(k)) for i, k in enumerate(ks)]
+    sp = canonical_spacing(image.spacing_mm[1:], image.direction)
+    return [TrainingSample(ct[i], lab_c[i], sp, patient, case, int(k)) for i, k in enumerate(ks)]
 
 
 def case_name(path: Path) -> str:

@@ -39,27 +39,59 @@ def check_slices(slices_hu: np.ndarray, spacing_yx_mm) -> tuple[np.ndarray, tupl
     return arr, sp  # type: ignore[return-value]
 
 
+def canonical_transpose(direction) -> bool:
+    """Whether ``(N, Y, X)`` slices are stored transposed: array rows (axis j) run nearer left-right (LPS x)
+    than anterior-posterior, e.g. a NIfTI written with ``DICOMOrient(img, 'PLS')``."""
+    if direction is None:
+        return False
+    d = np.asarray(direction, float).reshape(3, 3)
+    return bool(abs(d[0, 1]) > abs(d[1, 1]))
+
+
 def canonical_flips(direction) -> tuple[bool, bool]:
     """Whether rows / columns must be flipped so that rows run anterior->posterior and columns right->left.
 
     That is the orientation of a standard axial DICOM (LPS-aligned, identity direction) on which the
     networks are trained; NIfTI files stored in RAS come out of SimpleITK with both axes reversed.
     ``direction`` is the 3x3 matrix of :class:`~medlabel.image.Image` (columns = LPS directions of i, j, k).
+    For transposed slices (see :func:`canonical_transpose`) the flips apply after the transposition.
     """
     if direction is None:
         return False, False
     d = np.asarray(direction, float).reshape(3, 3)
+    if canonical_transpose(d):  # after the transposition rows follow axis i and columns axis j
+        return bool(d[1, 0] < 0), bool(d[0, 1] < 0)
     return bool(d[1, 1] < 0), bool(d[0, 0] < 0)
 
 
-def to_canonical(slices: np.ndarray, direction) -> np.ndarray:
-    """Flip ``(N, Y, X)`` slices into the canonical orientation (see :func:`canonical_flips`); its own inverse."""
-    fy, fx = canonical_flips(direction)
+def _flip(slices: np.ndarray, fy: bool, fx: bool) -> np.ndarray:
     if fy:
         slices = slices[:, ::-1]
     if fx:
         slices = slices[:, :, ::-1]
     return slices
+
+
+def to_canonical(slices: np.ndarray, direction) -> np.ndarray:
+    """Put ``(N, Y, X)`` slices into the canonical orientation (see :func:`canonical_flips`): transposed
+    first when they are stored transposed, then flipped. :func:`from_canonical` undoes it."""
+    if canonical_transpose(direction):
+        slices = slices.transpose(0, 2, 1)
+    return _flip(slices, *canonical_flips(direction))
+
+
+def from_canonical(slices: np.ndarray, direction) -> np.ndarray:
+    """Inverse of :func:`to_canonical`: canonical ``(N, Y', X')`` slices back to the image's storage."""
+    slices = _flip(slices, *canonical_flips(direction))
+    if canonical_transpose(direction):
+        slices = slices.transpose(0, 2, 1)
+    return slices
+
+
+def canonical_spacing(spacing_yx_mm, direction) -> tuple[float, float]:
+    """In-plane spacing (rows, columns) in mm of the slices after :func:`to_canonical`."""
+    sy, sx = (float(v) for v in spacing_yx_mm)
+    return (sx, sy) if canonical_transpose(direction) else (sy, sx)
 
 
 class TorchUNetModel:
@@ -117,6 +149,7 @@ class TorchUNetModel:
 
         hu, sp = check_slices(slices_hu, spacing_yx_mm)
         arr = np.ascontiguousarray(to_canonical(hu, direction))
+        sp = canonical_spacing(sp, direction)
         progress = progress or _noop
         net = self.network
         old_threads = torch.get_num_threads()
@@ -132,7 +165,7 @@ class TorchUNetModel:
                     progress(stop / arr.shape[0], f"{self.card.name}: slice {stop}/{arr.shape[0]}")
         finally:
             torch.set_num_threads(old_threads)
-        out = np.ascontiguousarray(to_canonical(out, direction))
+        out = np.ascontiguousarray(from_canonical(out, direction))
         if self.card.hu_refinement:
             from .cards import refine_by_hu
 

@@ -81,6 +81,12 @@ def predict(image: Image, model, *, slices: SliceSelection = None, registry=None
         model = registry.get(model)
     if not hasattr(model, "predict_labelmap") or not hasattr(model, "card"):
         raise InputError(f"model must be a registry name or an auto-label model object; got {type(model).__name__}")
+    k_dir = np.asarray(image.direction, float).reshape(3, 3)[:, 2]
+    if abs(k_dir[2]) < np.cos(np.deg2rad(45.0)):
+        raise InputError(
+            f"{image.meta.get('source', 'the image')}: its slices (array axis k) are not axial: axis k runs along "
+            f"LPS direction ({k_dir[0]:.2f}, {k_dir[1]:.2f}, {k_dir[2]:.2f}), not head-foot. The auto-label models "
+            "work on axial slices: reorient the image to axial first (e.g. SimpleITK.DICOMOrient(image, 'LPS'))")
     idx = resolve_slices(slices, image.shape[0])
     labelmap = np.zeros(image.shape, np.uint8)
     labelmap[idx] = model.predict_labelmap(image.array[idx], image.spacing_mm[1:], direction=image.direction,

@@ -97,22 +97,26 @@ def _l3_from_labels(labels: np.ndarray, image: Image, l3_label: int) -> L3Sugges
 def _lateral_bone_cm2(image: Image, min_hu: float = 200.0, lateral_mm: float = 50.0) -> np.ndarray:
     """Per slice: area (cm²) of bone pieces more than ``lateral_mm`` left or right of the body centre."""
     sy, sx = image.spacing_mm[1], image.spacing_mm[2]
+    # left-right is the in-plane array axis nearer LPS x: columns (1) as usual, rows (0) when the
+    # image is stored transposed
+    d = np.asarray(image.direction, float).reshape(3, 3)
+    lr_axis = 0 if abs(d[0, 1]) > abs(d[0, 0]) else 1
+    s_lr = sy if lr_axis == 0 else sx
     out = np.zeros(image.shape[0])
     for k in range(image.shape[0]):
         hu = image.array[k]
         body = hu > -190
         if not body.any():
             continue
-        xx = np.nonzero(body)[1]
-        cx = xx.mean()
+        cx = np.nonzero(body)[lr_axis].mean()
         bone = body & (hu > min_hu)
         lab, n = ndi.label(bone)
         if not n:
             continue
         idx = np.arange(1, n + 1)
         area = ndi.sum_labels(np.ones_like(hu, float), lab, idx) * sy * sx / 100.0
-        cents = np.array(ndi.center_of_mass(np.ones_like(hu, float), lab, idx))[:, 1]
-        keep = (np.abs(cents - cx) * sx > lateral_mm) & (area >= 0.2)
+        cents = np.array(ndi.center_of_mass(np.ones_like(hu, float), lab, idx))[:, lr_axis]
+        keep = (np.abs(cents - cx) * s_lr > lateral_mm) & (area >= 0.2)
         out[k] = float(area[keep].sum())
     return out
 
@@ -183,6 +187,11 @@ def suggest_l3(image: Image, *, vertebra_labels: np.ndarray | Image | None = Non
     return _l3_from_image(image, crest_to_l3_mm)
 
 
+#: |cos| of the angle between array axis k and patient z below which slices are not axial (45 degrees;
+#: gantry-tilted axial series stay well above it)
+_MIN_AXIAL_COS = float(np.cos(np.deg2rad(45.0)))
+
+
 def choose_slices(image: Image, *, slice_index: int | None = None, slice_mm: float | None = None,
                   slab_slices: int = 1, auto_l3: bool = False, vertebra_labels=None,
                   l3_label: int = TOTALSEG_L3) -> SliceChoice:
@@ -210,6 +219,14 @@ def choose_slices(image: Image, *, slice_index: int | None = None, slice_mm: flo
                          f"(got slice_index={slice_index}, slice_mm={slice_mm}, auto_l3={auto_l3})")
     if slab_slices < 1 or slab_slices % 2 == 0:
         raise InputError(f"slab_slices must be an odd number >= 1 (centred slab); got {slab_slices}")
+    k_dir = np.asarray(image.direction, float)[:, 2]
+    if abs(k_dir[2]) < _MIN_AXIAL_COS:
+        src = image.meta.get("source", "the image")
+        raise InputError(
+            f"{src}: its slices (array axis k) are not axial: axis k runs along LPS direction "
+            f"({k_dir[0]:.2f}, {k_dir[1]:.2f}, {k_dir[2]:.2f}), not head-foot, so a slice would be a sagittal "
+            "or coronal plane. Body composition needs axial slices: reorient the image to axial first "
+            "(e.g. SimpleITK.DICOMOrient(image, 'LPS')) and save it again")
     nz = image.shape[0]
     z = image.slice_z_mm()
     conf, note = None, ""

@@ -173,6 +173,11 @@ def run_study(image: Image, *, slice_index: int | None = None, slice_mm: float |
     say(0.1, f"labelling tissues on {choice.as_text()}")
     labels = label_tissues(image, slice_indices=choice.indices, preset=windows,
                            progress=lambda f, t: say(0.1 + 0.6 * f, t))
+    if "body" in labels and not labels["body"].mask[choice.indices].any():
+        raise InputError(
+            f"{image.meta.get('source', 'the image')}: slice(s) {choice.indices} hold no body (no voxel of the "
+            "body outline, above about -190 HU): the slice is outside the patient or the image is not a CT in HU. "
+            "Choose another slice (--slice/--slice-mm)")
     say(0.75, "computing metrics and indices")
     metrics, row, anthro = compute_results(image, labels, choice, windows=windows, method=labels.meta["model"],
                                            sex=sex, height_m=height_m, weight_kg=weight_kg, reference=reference,

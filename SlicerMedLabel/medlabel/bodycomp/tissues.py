@@ -636,20 +636,30 @@ def label_tissues(
     extra = {"max_front_wall_mm": max_front_wall_mm, "spine_half_width_mm": spine_half_width_mm,
              "grow_mm": grow_mm, "pocket_mm": pocket_mm, "speck_mm2": speck_mm2,
              "gap_mm": gap_mm}
-    spacing_yx = (image.spacing_mm[1], image.spacing_mm[2])
-    posterior = _posterior_sign(image.direction)
+    # the slice rules need rows along anterior-posterior: an axial image stored with rows along
+    # left-right (array axis j nearer LPS x than y) is labelled transposed and transposed back
+    d = np.asarray(image.direction, float).reshape(3, 3)
+    transposed = abs(d[0, 1]) > abs(d[1, 1])
+    if transposed:
+        spacing_yx = (image.spacing_mm[2], image.spacing_mm[1])
+        posterior = 1 if d[1, 0] >= 0 else -1
+    else:
+        spacing_yx = (image.spacing_mm[1], image.spacing_mm[2])
+        posterior = _posterior_sign(image.direction)
     masks = {n: np.zeros(image.shape, bool) for n in TISSUE_NAMES}
     hu_all = image.array
     for i, k in enumerate(ks):
-        sl = _label_slice(hu_all[k].astype(np.float32), spacing_yx, win, skin_mm=skin_mm, close_mm=close_mm,
-                          n_angles=n_angles, max_wall_mm=max_wall_mm, island_mm2=island_mm2,
+        hu_k = hu_all[k].astype(np.float32)
+        sl = _label_slice(hu_k.T.copy() if transposed else hu_k, spacing_yx, win, skin_mm=skin_mm,
+                          close_mm=close_mm, n_angles=n_angles, max_wall_mm=max_wall_mm, island_mm2=island_mm2,
                           posterior=posterior, **extra)
-        masks["body"][k] = sl.body
-        masks["skeletal_muscle"][k] = sl.muscle
-        masks["intermuscular_fat"][k] = sl.imat
-        masks["visceral_fat"][k] = sl.vat
-        masks["subcutaneous_fat"][k] = sl.sat
-        masks["bone"][k] = sl.bone
+        back = (lambda m: m.T) if transposed else (lambda m: m)
+        masks["body"][k] = back(sl.body)
+        masks["skeletal_muscle"][k] = back(sl.muscle)
+        masks["intermuscular_fat"][k] = back(sl.imat)
+        masks["visceral_fat"][k] = back(sl.vat)
+        masks["subcutaneous_fat"][k] = back(sl.sat)
+        masks["bone"][k] = back(sl.bone)
         if progress:
             progress((i + 1) / len(ks), f"labelled slice {k} ({i + 1}/{len(ks)})")
     model = f"rule-based-{win.name}@{__version__}"

@@ -54,22 +54,27 @@ def run(args: argparse.Namespace) -> int:
     if not str(args.output).endswith(".seg.nrrd"):
         raise InputError(f"--output {args.output}: must end with .seg.nrrd")
     io.check_writable(args.output, args.force)
+    for extra in (args.scores, args.bins_png) if args.reference else ():
+        if extra:
+            io.check_writable(extra, args.force)
     from ..autolabel import predict
 
     model = load_model(args)
     image = io.read_image(args.image)
+    # read the reference before anything is written: a bad one must not leave a half-done run behind
+    ref = io.read_segmentation(args.reference) if args.reference else None
     with tqdm_progress(f"autolabel {model.card.name}", not args.no_progress) as progress:
         labels = predict(image, model, slices=parse_slices(args.slices), progress=progress)
     io.write_seg_nrrd(labels, args.output, force=args.force)
     for seg in labels:
         print(f"{seg.name}: {seg.voxel_count} voxels")
     if args.reference:
-        _score(labels, model.card.labels, args)
+        _score(labels, model.card.labels, args, ref)
     print(f"wrote {args.output} (status=proposed, model {model.card.model_id})")
     return 0
 
 
-def _score(labels, card_labels, args: argparse.Namespace) -> None:
+def _score(labels, card_labels, args: argparse.Namespace, ref) -> None:
     """Per-slice, per-region IoU/Dice of the proposal against ``--reference``; bins table and chart."""
     import pandas as pd
 
@@ -77,7 +82,6 @@ def _score(labels, card_labels, args: argparse.Namespace) -> None:
     from ..autolabel import iou_bins, labelset_scores, plot_iou_bins
     from ..autolabel.dataset import match_segments
 
-    ref = io.read_segmentation(args.reference)
     found = match_segments(ref, card_labels)
     if not found:
         raise InputError(f"--reference {args.reference}: none of the segments {labels.names} found "

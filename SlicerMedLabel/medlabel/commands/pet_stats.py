@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from .. import __version__
-from ..errors import GeometryError, InputError
+from ..errors import GeometryError, InputError, ReadError
 from ..labels import now_iso
 from ._progress import tqdm_progress
 
@@ -78,7 +78,11 @@ def _read_labels(seg_path: Path, reference: Path | None, suv, pet_series_uid: st
         return io.read_segmentation(seg_path)
     import pydicom
 
-    hdr = pydicom.dcmread(seg_path, stop_before_pixels=True)
+    try:
+        hdr = pydicom.dcmread(seg_path, stop_before_pixels=True)
+    except Exception as exc:  # pydicom raises several types for non-DICOM/corrupt files
+        raise ReadError(f"{seg_path} is not a readable DICOM file ({type(exc).__name__}: {exc}); expected a "
+                        "DICOM SEG or RT structure set") from exc
     refs = _referenced_series(hdr)
     ref = reference if reference is not None else (suv if pet_series_uid in refs else None)
     if str(hdr.get("SOPClassUID", "")) == RTSTRUCT_SOP_CLASS:
@@ -120,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
         progress(0.65, "reading segmentation")
         seg_path: Path = args.segmentation
         labels = _read_labels(seg_path, args.reference, suv, series.tags.series_uid)
+        if not len(labels.names):
+            raise InputError(f"{seg_path} holds no segment (an empty segmentation or an all-zero label map); "
+                             "nothing to measure")
         df = pet_statistics_table(suv, labels, resample=args.resample, threshold=args.threshold,
                                   threshold_value=args.threshold_value, suv_units=conv.units,
                                   progress=lambda f, t: progress(0.7 + 0.3 * f, t))

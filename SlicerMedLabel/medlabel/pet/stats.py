@@ -175,6 +175,8 @@ def segment_pet_stats(
         threshold_value = DEFAULT_THRESHOLD[threshold]
     if threshold == ThresholdMode.RELATIVE and not (0 < threshold_value <= 1):
         raise InputError(f"threshold_value for 'relative' is a fraction of SUVmax in (0, 1]; got {threshold_value}")
+    if threshold == ThresholdMode.ABSOLUTE and not (np.isfinite(threshold_value) and threshold_value > 0):
+        raise InputError(f"threshold_value for 'absolute' is an SUV > 0 (e.g. 2.5); got {threshold_value}")
     if region.dtype != bool and np.any((region < 0) | (region > 1)):
         raise InputError("segment fractions must lie in 0..1")
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0

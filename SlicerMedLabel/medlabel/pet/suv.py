@@ -400,6 +400,10 @@ def _missing(tag: str, source: str, hint: str) -> MissingTagError:
     return MissingTagError(f"{tag} is missing in PET series {source or '(unnamed)'}: {hint}")
 
 
+#: plausible body weight range (kg) for values given by hand (neonates to the heaviest adults)
+_WEIGHT_KG = (0.5, 650.0)
+
+
 def suv_conversion(
     tags: PetTags,
     *,
@@ -469,6 +473,18 @@ def suv_conversion(
         raise _missing("Units (0054,1001)", src, "the PET image units are unknown; SUV cannot be computed")
     n = max(len(tags.acquisition_datetimes), len(tags.philips_suv_factor), 1)
     notes: list[str] = []
+    # values given by hand are checked even when the conversion would not need them: a wrong value that
+    # is silently ignored (or reported as "missing") hides a typo or a unit mistake
+    if weight_kg is not None and not (np.isfinite(weight_kg) and _WEIGHT_KG[0] <= weight_kg <= _WEIGHT_KG[1]):
+        raise InputError(f"weight_kg (CLI --weight-kg) must be the body weight in kg "
+                         f"({_WEIGHT_KG[0]:g}..{_WEIGHT_KG[1]:g}); got {weight_kg}. Give 72.5, not grams or pounds.")
+    if height_m is not None and not (np.isfinite(height_m) and 0.3 < height_m < 3.0):
+        raise InputError(f"height_m (CLI --height-m) must be in metres (0.3..3.0); got {height_m}. "
+                         "Give 1.75, not 175.")
+    for pname, v, hint in (("half_life_s", half_life_s, "--half-life-s; F-18: 6586.2"),
+                           ("injected_dose_bq", injected_dose_bq, "CLI --dose-mbq in MBq")):
+        if v is not None and not (np.isfinite(v) and v > 0):
+            raise InputError(f"{pname} ({hint}) must be a positive number; got {v}")
     weight = weight_kg if weight_kg is not None else tags.weight_kg
     height = height_m if height_m is not None else tags.height_m
     sex_v = sex if sex is not None else tags.sex

@@ -313,6 +313,8 @@ def agreement_tables(annotations: Mapping[str, Mapping[str, np.ndarray]], *, spa
         consensus, dice/iou/hd95_mm/msd_mm/surface_dice against it (``*_vs_consensus``).
     """
     progress = progress or (lambda f, t: None)
+    if not (np.isfinite(tolerance_mm) and tolerance_mm >= 0):
+        raise InputError(f"tolerance_mm (surface Dice tolerance) must be a number >= 0 mm; got {tolerance_mm}")
     sp = _spacing(spacing_mm)
     voxel_ml = float(np.prod(sp)) / 1000.0
     names = list(annotations)

@@ -90,11 +90,21 @@ def review(annotations: Sequence[Annotation], *, method: str = "staple", k: int 
         raise InputError(f"a review needs at least 2 annotations; got {len(annotations)}")
     if method == "kofn" and k is None:
         raise InputError("method 'kofn' needs k (number of annotators that must agree), e.g. --k 2")
+    # check the numbers before the (long) fusion, not after it
+    if not (np.isfinite(tolerance_mm) and tolerance_mm >= 0):
+        raise InputError(f"tolerance_mm (surface Dice tolerance) must be a number >= 0 mm; got {tolerance_mm}")
+    for pname, t in (("min_dice", min_dice), ("accept_threshold", accept_threshold),
+                     ("adjudication_threshold", adjudication_threshold)):
+        if not 0 <= t <= 1:
+            raise InputError(f"{pname} must be in 0..1; got {t}")
     progress(0.0, "aligning annotations")
     anns = align_annotations(annotations)
     geom = anns[0].labels.geometry
     names = [a.annotator for a in anns]
     all_structures = structure_names(anns)
+    if not all_structures:
+        raise InputError(f"none of the {len(anns)} annotations ({', '.join(names)}) holds a segment (all label "
+                         "maps are empty): there is nothing to compare; check that these are the right files")
     structures = list(structures) if structures else all_structures
     unknown = [s for s in structures if s not in all_structures]
     if unknown:

@@ -197,8 +197,10 @@ def _corners_lps(g: Geometry) -> tuple[np.ndarray, np.ndarray]:
 def resample_labelset(ls: LabelSet, reference: Geometry, *, what: str = "segmentation") -> LabelSet:
     """Put every segment of ``ls`` on the ``reference`` grid (nearest neighbour), or raise.
 
-    Compatible = same axis directions (within 1e-3) and overlapping physical extents. Anything else
-    raises :class:`GeometryError`. A warning says that resampling happened and how many foreground
+    Compatible = overlapping physical extents and axis directions that are the same or differ only by
+    axis order and sign (the same grid stored flipped/permuted, e.g. a NIfTI written in RAS); then
+    nearest-neighbour resampling is exact. Anything else (e.g. an oblique grid) raises
+    :class:`GeometryError`. A warning says that resampling happened and how many foreground
     voxels fell outside the reference grid.
     """
     import SimpleITK as sitk
@@ -206,7 +208,10 @@ def resample_labelset(ls: LabelSet, reference: Geometry, *, what: str = "segment
     g = ls.geometry
     if g.matches(reference):
         return ls
-    if not np.allclose(np.asarray(g.direction), np.asarray(reference.direction), atol=1e-3):
+    # |D_g^T D_ref| is a permutation matrix when every axis of g is parallel to an axis of the reference
+    cosines = np.abs(np.asarray(g.direction, float).reshape(3, 3).T @ np.asarray(reference.direction, float).reshape(3, 3))
+    if not np.allclose(np.sort(cosines, axis=1), [[0, 0, 1]] * 3, atol=1e-3) or \
+            not np.allclose(cosines.sum(axis=0), 1.0, atol=1e-3):
         raise GeometryError(f"{what}: axis directions {np.round(g.direction, 3).tolist()} differ from the "
                             f"reference image's {np.round(reference.direction, 3).tolist()}; it was drawn on "
                             "another image or orientation and cannot be compared. Re-export it on the reference image")

@@ -70,7 +70,8 @@ def write_review(result: ReviewResult, out_dir, *, force: bool = False) -> dict[
     """Write every output of a review into ``out_dir`` (names in :data:`OUTPUT_FILES`).
 
     ``annotations/<annotator>.seg.nrrd`` are the inputs with the review decisions in their segment
-    tags (``MedLabel.Status``, ``MedLabel.ReviewDecision``, score, reference), ready to send back.
+    tags (``MedLabel.Status``, ``MedLabel.ReviewDecision``, score, reference), ready to send back; an
+    annotator who drew nothing (no segment; flagged ``missing_annotator``) gets no file.
 
     Nothing is written when any output exists and ``force`` is False (:class:`OutputExistsError`
     lists them). Each file is written atomically. ``review.json`` holds provenance: software
@@ -99,6 +100,8 @@ def write_review(result: ReviewResult, out_dir, *, force: bool = False) -> dict[
     from .workflow import apply_review
 
     for ann in apply_review(result.annotations, result.review):
+        if not len(ann.labels.names):  # drew nothing (flagged missing_annotator): no file to write
+            continue
         name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in ann.annotator)
         paths[f"annotation_{ann.annotator}"] = write_seg_nrrd(ann.labels, out / "annotations" / f"{name}.seg.nrrd",
                                                             force=force)
