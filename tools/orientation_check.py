@@ -1,7 +1,7 @@
 """Body composition, PET statistics and consensus of NIfTI copies of the real data stored in other orientations.
 
 Run from the repository root: ``.venv/bin/python tools/orientation_check.py`` (about 1 min). Prints a
-Markdown table for docs/readme/orientation.md; every row should repeat the first of its block.
+Markdown table for the README (orientation section); every row should repeat the first of its block.
 """
 
 from __future__ import annotations
