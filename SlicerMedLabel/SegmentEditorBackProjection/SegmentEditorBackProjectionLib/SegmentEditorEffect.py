@@ -47,8 +47,8 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
         return ("<html>Find all voxels that look like a sample of tissue.<p><b>Left-drag</b> a rectangle over the "
                 "tissue (or click <i>Use selected segment</i>): the intensity histogram of that region gives every "
                 "voxel of the scope a likelihood; voxels above the threshold are previewed in yellow. Change the "
-                "options to update the preview; <b>Apply</b> writes it into the selected segment (Set / Add / "
-                "Remove, masking settings respected, one undo step).</html>")
+                "options to update the preview; <b>Apply</b> writes it into the selected segment (Add by "
+                "default, or Set / Remove; masking settings respected, one undo step).</html>")
 
     @property
     def logic(self):
