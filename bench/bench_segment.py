@@ -230,7 +230,10 @@ def pet_reference_bounds(sets):
     * the PET GTV against the CT GTV resampled onto the PET grid (linear, >= 0.5): if they agree, the
       PET contour is the CT (or MR) contour carried over, not drawn on the PET uptake;
     * the reference against itself grown / shrunk by one PET pixel (4-neighbourhood): the mean Dice per
-      slice that a boundary error of one 4.7 mm pixel costs on these small slices.
+      slice that a boundary error of one 4.7 mm pixel costs on these small slices;
+    * two oracles that *know the reference* (upper bounds for methods that follow the uptake): per slice,
+      the best global SUV threshold inside interaction A's box (holes filled, largest piece kept), and
+      the same followed by the convex hull of that piece (the most a compactness prior could add).
     """
     import SimpleITK as sitk
 
@@ -250,6 +253,28 @@ def pet_reference_bounds(sets):
     print(f"| CT GTV resampled onto the PET grid vs the PET GTV | {same:.3f} |")
     print(f"| PET GTV grown by one pixel (4.7 mm) vs itself | {grown:.3f} |")
     print(f"| PET GTV shrunk by one pixel vs itself | {shrunk:.3f} |")
+    thr, hull = _pet_oracles(sets["sarcoma PET (STS_001)"])
+    print(f"| oracle: best SUV threshold per slice, knowing the reference | {thr:.3f} |")
+    print(f"| oracle: best threshold + convex hull per slice, knowing the reference | {hull:.3f} |")
+
+
+def _pet_oracles(s: dict) -> tuple[float, float]:
+    """Mean Dice per slice of the two reference-aware oracles of :func:`pet_reference_bounds`."""
+    from skimage.morphology import convex_hull_image
+
+    best_thr, best_hull = [], []
+    for _k, img, ref, b, _stroke in slice_tasks(s):
+        sub, r = img[b.y0:b.y1, b.x0:b.x1].astype(float), ref[b.y0:b.y1, b.x0:b.x1]
+        bt = bh = 0.0
+        for t in np.unique(np.quantile(sub, np.linspace(0.02, 0.98, 60))):
+            lab, n = ndi.label(ndi.binary_fill_holes(sub > t))
+            if n == 0:
+                continue
+            piece = lab == 1 + int(np.argmax(np.bincount(lab.ravel())[1:]))
+            bt, bh = max(bt, dice(piece, r)), max(bh, dice(convex_hull_image(piece), r))
+        best_thr.append(bt)
+        best_hull.append(bh)
+    return float(np.mean(best_thr)), float(np.mean(best_hull))
 
 
 def speed_2d(sets, repeat=5):
