@@ -15,25 +15,11 @@ several developers' jobs at the same time), so absolute times vary between runs:
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "SlicerMedLabel"))
-DATA = (REPO / ".." / "shared" / "data").resolve()
-
-
-def timed(fn, runs):
-    times, out = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+from benchcommon import DATA  # first: puts SlicerMedLabel/ on sys.path
+from benchcommon import median_time as timed
 
 
 def dice_table(pred: np.ndarray, ref: np.ndarray, names: dict[int, str]) -> dict[str, float]:

@@ -18,26 +18,13 @@ others and absolute times vary: compare ratios.
 
 from __future__ import annotations
 
-import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "SlicerMedLabel"))
-DATA = (REPO / ".." / "shared" / "data").resolve()
-
-
-def timed(fn, runs=3):
-    times, out = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+from benchcommon import DATA  # first: puts SlicerMedLabel/ on sys.path
+from benchcommon import median_time as timed
 
 
 def row(name, peer_s, ours_s, acc):

@@ -9,18 +9,13 @@ run in the same process one after the other.
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
+import SimpleITK as sitk
+from benchcommon import best_time as timed  # puts SlicerMedLabel/ on sys.path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "SlicerMedLabel"))
-
-import SimpleITK as sitk  # noqa: E402
-
-from medlabel.review.agreement import agreement_tables  # noqa: E402
-from medlabel.review.staple import multilabel_staple, staple  # noqa: E402
+from medlabel.review.agreement import agreement_tables
+from medlabel.review.staple import multilabel_staple, staple
 
 
 def annotators(shape, n=5, labels=1, seed=0):
@@ -42,15 +37,6 @@ def annotators(shape, n=5, labels=1, seed=0):
             lab[r2 < (scale * (1.0 - 0.2 * (lv - 1))) ** 2] = lv
         out.append(lab)
     return out
-
-
-def timed(fn, repeat):
-    best, res = np.inf, None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        res = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, res
 
 
 def main(argv=None):

@@ -17,20 +17,15 @@ The machine is shared (2 cores, several developers): timings are medians of repe
 from __future__ import annotations
 
 import argparse
-import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from benchcommon import DATA, median_time  # puts SlicerMedLabel/ on sys.path
 from scipy import ndimage as ndi
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "SlicerMedLabel"))
-DATA = (REPO / ".." / "shared" / "data").resolve()
-
-from medlabel.image import Image  # noqa: E402
-from medlabel.segment import Box, back_project, dice, grabcut  # noqa: E402
+from medlabel.image import Image
+from medlabel.segment import Box, back_project, dice, grabcut
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -175,12 +170,9 @@ def growcut_b(img, b, stroke, sp):
 
 
 def timed(fn, *a, repeat=1, **kw):
-    ts = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        r = fn(*a, **kw)
-        ts.append(time.perf_counter() - t)
-    return r, statistics.median(ts)
+    """(result, median seconds) of ``fn(*a, **kw)`` over ``repeat`` calls."""
+    t, r = median_time(lambda: fn(*a, **kw), repeat)
+    return r, t
 
 
 # ---------------------------------------------------------------------------------------------- runs

@@ -15,39 +15,28 @@ is loaded by others and absolute times vary; compare the ratios.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
+import slicer
+import vtk
+from benchcommon import median_time  # puts SlicerMedLabel/ on sys.path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "SlicerMedLabel"))
-
-import slicer  # noqa: E402
-import vtk  # noqa: E402
-
-from medlabel.image import Image  # noqa: E402
-from medlabel.phantom import make_l3_phantom  # noqa: E402
-from medlabel.slicer_bridge import (  # noqa: E402
+from medlabel.image import Image
+from medlabel.phantom import make_l3_phantom
+from medlabel.slicer_bridge import (
     image_to_volume_node,
     labelset_to_segmentation_node,
     segmentation_node_to_labelset,
     volume_node_to_image,
 )
-from medlabel.slicer_bridge.headless import headless_scene  # noqa: E402
+from medlabel.slicer_bridge.headless import headless_scene
 
 REPEATS = 3
 
 
 def timed(fn):
-    times, result = [], None
-    for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+    return median_time(fn, REPEATS)
 
 
 def main() -> int:
