@@ -102,6 +102,11 @@ def test_top_level_cmake_is_a_slicer_extension():
     assert positions == sorted(positions), "CMake statements are out of order"
     icon_rel = re.search(r"EXTENSION_ICONURL \"\$\{SlicerMedLabel_RAW_URL\}/([^\"]+)\"", text).group(1)
     assert (REPO / icon_rel).is_file(), f"icon URL points to a file that is not in the repository: {icon_rel}"
+    shots = re.search(r"EXTENSION_SCREENSHOTURLS \"([^\"]+)\"", text).group(1).split()
+    assert shots
+    for url in shots:
+        rel = url.removeprefix("${SlicerMedLabel_RAW_URL}/")
+        assert rel != url and (REPO / rel).is_file(), f"screenshot URL points to a file not in the repository: {url}"
 
 
 def test_module_cmake_builds_the_scripted_module_and_its_tests():
