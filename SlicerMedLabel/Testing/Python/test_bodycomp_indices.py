@@ -64,3 +64,33 @@ def test_index_arithmetic():
     bmi = 70.0 / 1.75 ** 2
     assert idx["bmi_kg_m2"] == pytest.approx(bmi)
     assert idx["sma_bmi"] == pytest.approx(175.0 / bmi)
+
+
+def test_height_and_weight_text_with_units():
+    from medlabel.bodycomp.indices import parse_height_m, parse_weight_kg
+
+    assert parse_height_m("1.72") == pytest.approx(1.72)
+    assert parse_height_m(" 1,72 m ") == pytest.approx(1.72)  # decimal comma, unit, spaces
+    assert parse_height_m("172cm") == pytest.approx(1.72)
+    assert parse_height_m("172 CM") == pytest.approx(1.72)
+    assert parse_weight_kg("70") == pytest.approx(70.0)
+    assert parse_weight_kg("70 kg") == pytest.approx(70.0)
+    assert parse_weight_kg("154 lb") == pytest.approx(154 * 0.45359237)
+    assert parse_weight_kg("154lbs") == pytest.approx(69.85322498)
+    with pytest.raises(InputError, match="looks like centimetres; write 172cm or 1.72"):
+        parse_height_m("172")  # a bare number in 100-250 is not guessed
+    with pytest.raises(InputError, match="unit 'ft' not understood"):
+        parse_height_m("6ft")
+    with pytest.raises(InputError, match="outside 1.0-2.5 m"):
+        parse_height_m("90cm")
+    with pytest.raises(InputError, match="outside 20-350 kg"):
+        parse_weight_kg("900lb")
+    with pytest.raises(InputError, match="not a number"):
+        parse_weight_kg("heavy")
+    with pytest.raises(InputError, match="positive"):
+        parse_height_m("-1.7")
+
+
+def test_user_height_in_centimetres_gets_a_hint():
+    with pytest.raises(InputError, match=r"165 looks like centimetres: 1.65 m"):
+        patient_height_weight({}, height_m=165)

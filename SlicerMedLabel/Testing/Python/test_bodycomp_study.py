@@ -104,6 +104,24 @@ def test_cli_single_study(tmp_path, phantom, capsys):
     assert main(["bodycomp", "--list-references"]) == 0
 
 
+def test_cli_height_weight_units(tmp_path, phantom, capsys):
+    image, _ = phantom
+    src = io.write_image(image, tmp_path / "ph.nrrd")
+    with pytest.raises(SystemExit) as exc:  # argparse usage error before any work or output
+        main(["bodycomp", str(src), "--slice", "1", "--height", "165", "-o", str(tmp_path / "bad")])
+    assert exc.value.code == 2
+    assert "looks like centimetres; write 165cm or 1.65" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    rc = main(["bodycomp", str(src), "--slice", "1", "--sex", "F", "--height", "165cm", "--weight", "141lb",
+               "-o", str(tmp_path / "o"), "--study-id", "p"])
+    assert rc == 0
+    row = pd.read_csv(tmp_path / "o" / "p_bodycomp.csv").iloc[0]
+    assert row["height_m"] == pytest.approx(1.65) and row["weight_kg"] == pytest.approx(141 * 0.45359237)
+    assert row["smi_cm2_m2"] == pytest.approx(row["sma_cm2"] / 1.65 ** 2)
+    rc = main(["bodycomp", str(src), "--slice", "1", "-o", str(tmp_path / "o2"), "--study-id", "q"])
+    assert rc == 0 and "give --sex, --height, --weight" in capsys.readouterr().out
+
+
 def test_cli_builds_a_reference_and_uses_it(tmp_path, phantom):
     rng = np.random.default_rng(1)
     cohort = pd.DataFrame({"sex": ["F"] * 20 + ["M"] * 20, "healthy_young": [True] * 40,

@@ -48,6 +48,73 @@ def normalize_sex(value) -> str | None:
     raise InputError(f"sex {value!r} not understood; use M or F (or leave it empty)")
 
 
+_LB_KG = 0.45359237  # exact, by definition of the international pound
+
+
+def _value_and_unit(text, what: str) -> tuple[float, str]:
+    raw = str(text).strip().lower().replace(",", ".")
+    num = raw.rstrip("abcdefghijklmnopqrstuvwxyz ").strip()
+    unit = raw[len(num):].strip()
+    try:
+        value = float(num)
+    except ValueError:
+        raise InputError(f"{what} {text!r} is not a number with an optional unit (e.g. 1.72, 172cm, 70kg)") from None
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"{what} {text!r} must be a positive number")
+    return value, unit
+
+
+def parse_height_m(text) -> float:
+    """Height in metres from user text: ``1.72``, ``1.72 m``, ``172 cm``, ``172cm``.
+
+    A bare number is metres. A bare number between 100 and 250 is refused with a hint (it looks
+    like centimetres; write ``172cm`` or ``1.72``) rather than guessed, and any result outside
+    1.0-2.5 m is refused.
+
+    Raises
+    ------
+    InputError
+        Unreadable text, an unknown unit, a bare centimetre-looking number or an implausible height.
+
+    Examples
+    --------
+    >>> parse_height_m("172 cm"), parse_height_m("1.72")
+    (1.72, 1.72)
+    """
+    value, unit = _value_and_unit(text, "height")
+    if unit in ("", "m"):
+        if not unit and 100.0 <= value <= 250.0:
+            raise InputError(f"height {text!r} looks like centimetres; write {value:g}cm or {value / 100:g} (metres)")
+        metres = value
+    elif unit == "cm":
+        metres = value / 100.0
+    else:
+        raise InputError(f"height {text!r}: unit {unit!r} not understood; use m or cm (e.g. 1.72 or 172cm)")
+    if not HEIGHT_RANGE_M[0] <= metres <= HEIGHT_RANGE_M[1]:
+        raise InputError(f"height {text!r} is {metres:g} m, outside {HEIGHT_RANGE_M[0]}-{HEIGHT_RANGE_M[1]} m")
+    return metres
+
+
+def parse_weight_kg(text) -> float:
+    """Weight in kg from user text: ``70``, ``70 kg``, ``154 lb`` (1 lb = 0.45359237 kg); 20-350 kg only.
+
+    Raises
+    ------
+    InputError
+        Unreadable text, an unknown unit or an implausible weight.
+    """
+    value, unit = _value_and_unit(text, "weight")
+    if unit in ("", "kg"):
+        kg = value
+    elif unit in ("lb", "lbs"):
+        kg = value * _LB_KG
+    else:
+        raise InputError(f"weight {text!r}: unit {unit!r} not understood; use kg or lb (e.g. 70 or 154lb)")
+    if not WEIGHT_RANGE_KG[0] <= kg <= WEIGHT_RANGE_KG[1]:
+        raise InputError(f"weight {text!r} is {kg:.1f} kg, outside {WEIGHT_RANGE_KG[0]:g}-{WEIGHT_RANGE_KG[1]:g} kg")
+    return kg
+
+
 def _number(value) -> float | None:
     if value is None:
         return None
@@ -129,7 +196,8 @@ def patient_height_weight(meta: dict | None = None, *, sex=None, height_m: float
         raise InputError(f"height_m={height_m!r} is not a positive number (metres)")
     if h_user is not None:
         if not HEIGHT_RANGE_M[0] <= h_user <= HEIGHT_RANGE_M[1]:
-            raise InputError(f"height {h_user} m is outside {HEIGHT_RANGE_M[0]}-{HEIGHT_RANGE_M[1]} m; "
+            hint = f" ({h_user:g} looks like centimetres: {h_user / 100:g} m)" if 100 <= h_user <= 250 else ""
+            raise InputError(f"height {h_user:g} m is outside {HEIGHT_RANGE_M[0]}-{HEIGHT_RANGE_M[1]} m{hint}; "
                              "give the height in metres (e.g. 1.72)")
         out.height_m, out.height_source = h_user, "user"
     else:

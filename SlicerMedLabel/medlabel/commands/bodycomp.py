@@ -23,6 +23,31 @@ from ..errors import InputError
 from ._progress import tqdm_progress
 
 
+def _num(value, fmt: str) -> str:
+    """``value`` formatted, or '?' when it is missing (None, NaN or empty)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "?"
+    return "?" if v != v else format(v, fmt)
+
+
+def _argtype(name: str):
+    """argparse ``type`` calling ``medlabel.bodycomp.indices.<name>`` (imported when used, so that
+    ``medlabel --help`` stays fast); its InputError becomes an argparse usage error."""
+
+    def convert(text: str) -> float:
+        from ..bodycomp import indices
+
+        try:
+            return getattr(indices, name)(text)
+        except InputError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    convert.__name__ = name.removeprefix("parse_").split("_")[0]
+    return convert
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bodycomp", help="body composition at L3 (muscle, SAT, VAT, IMAT, indices, T-scores)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -38,8 +63,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--l3-label", type=int, default=29, help="label value of L3 in --vertebra-labels (default 29)")
     p.add_argument("--slab", type=int, default=1, help="odd number of slices around the choice, averaged (default 1)")
     p.add_argument("--sex", choices=["M", "F", "m", "f"], help="patient sex (default: DICOM PatientSex)")
-    p.add_argument("--height", type=float, help="height in metres (default: DICOM PatientSize when plausible)")
-    p.add_argument("--weight", type=float, help="weight in kg (default: DICOM PatientWeight when plausible)")
+    p.add_argument("--height", type=_argtype("parse_height_m"),
+                   help="height: metres (1.72) or with a unit (172cm); default: DICOM PatientSize when plausible")
+    p.add_argument("--weight", type=_argtype("parse_weight_kg"),
+                   help="weight: kg (70) or with a unit (154lb); default: DICOM PatientWeight when plausible")
     p.add_argument("--preset", default="alberta", help="HU windows: alberta (default) or fat_190_30")
     p.add_argument("--hu-window", action="append", default=[], metavar="TISSUE=LOW,HIGH",
                    help="custom HU window replacing the preset's, e.g. vat=-190,-30 (tissue: muscle, sat, imat, "
@@ -137,11 +164,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {res.choice.note}")
     print(f"  muscle {r['muscle_area_cm2']:.1f} cm² ({r['muscle_mean_hu']:.0f} HU), IMAT {r['imat_area_cm2']:.1f}, "
           f"VAT {r['vat_area_cm2']:.1f}, SAT {r['sat_area_cm2']:.1f} cm²")
-    print(f"  sex {r['sex'] or '?'} ({r['sex_source']}), height {r['height_m']} m ({r['height_source']}), "
-          f"weight {r['weight_kg']} kg ({r['weight_source']})")
+    print(f"  sex {r['sex'] or '?'} ({r['sex_source']}), height {_num(r['height_m'], '.2f')} m "
+          f"({r['height_source']}), weight {_num(r['weight_kg'], '.1f')} kg ({r['weight_source']})")
     for key, label in (("sma_cm2", "SMA"), ("smi_cm2_m2", "SMI")):
         if f"t_{key}" in r:
-            print(f"  {label} {r[key]:.1f}, T {r[f't_{key}']:.2f} ({r[f'band_{key}'] or 'n/a'}) vs {r['reference']}")
+            print(f"  {label} {_num(r[key], '.1f')}, T {_num(r[f't_{key}'], '.2f')} ({r[f'band_{key}'] or 'n/a'}) "
+                  f"vs {r['reference']}")
+    missing = (["--sex"] if not r.get("sex") else []) + \
+        [f"--{k}" for k, col in (("height", "height_m"), ("weight", "weight_kg")) if _num(r.get(col), "") == "?"]
+    if missing:
+        print(f"  not in the DICOM tags: give {', '.join(missing)} for the indices that need them")
     for kind, path in res.paths.items():
         print(f"  wrote {kind}: {path}")
     return 0
