@@ -89,6 +89,27 @@ def test_batch_continues_past_bad_studies(tmp_path, phantom):
     assert (tmp_path / "out" / "a" / "a_overlay.png").exists()
 
 
+def test_batch_height_weight_columns_with_units(tmp_path, phantom):
+    image, _ = phantom
+    good = io.write_image(image, tmp_path / "in" / "good.nrrd")
+    table = pd.DataFrame({"path": [str(good)] * 4, "slice": [1] * 4, "study_id": ["cm", "text", "clash", "bad"],
+                          "sex": ["F"] * 4, "height_cm": [165, None, 170, None], "height_m": [None, None, 1.60, None],
+                          "height": [None, "1.65 m", None, "165"], "weight_lb": [141, None, None, None],
+                          "weight": [None, "64 kg", "64", "64"]})
+    io.write_table(table, tmp_path / "list.csv")
+    rc = main(["bodycomp", "--batch", str(tmp_path / "list.csv"), "-o", str(tmp_path / "out")])
+    assert rc == 1
+    out = pd.read_csv(tmp_path / "out" / "bodycomp_batch.csv").set_index("study_id")
+    assert out.loc["cm", "height_m"] == pytest.approx(1.65)
+    assert out.loc["cm", "weight_kg"] == pytest.approx(141 * 0.45359237)
+    assert out.loc["text", "height_m"] == pytest.approx(1.65) and out.loc["text", "weight_kg"] == pytest.approx(64)
+    fails = pd.read_csv(tmp_path / "out" / "bodycomp_failures.csv")
+    assert len(fails) == 2
+    reasons = " | ".join(fails["reason"])
+    assert "height_m and height_cm disagree" in reasons and "looks like centimetres" in reasons
+    assert fails["study_id"].tolist() == ["clash", "bad"] and fails["row"].tolist() == [3, 4]
+
+
 def test_cli_single_study(tmp_path, phantom, capsys):
     image, _ = phantom
     src = io.write_image(image, tmp_path / "ph.nrrd")

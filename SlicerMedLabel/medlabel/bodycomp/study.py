@@ -195,7 +195,8 @@ def run_study(image: Image, *, slice_index: int | None = None, slice_mm: float |
 def read_batch_list(source: str | Path) -> list[dict]:
     """Studies of a batch: every entry of a folder (sub-folders = DICOM series, image files), or the
     rows of a CSV/XLSX with a ``path`` column and optional ``slice``, ``slice_mm``, ``sex``,
-    ``height_m``, ``weight_kg``, ``study_id`` columns (relative paths are relative to the table).
+    ``height_m`` (or ``height_cm``, or ``height`` as text with a unit), ``weight_kg`` (or ``weight_lb``,
+    or ``weight`` with a unit), ``study_id`` columns (relative paths are relative to the table).
     """
     from .. import io
 
@@ -215,6 +216,36 @@ def read_batch_list(source: str | Path) -> list[dict]:
     return rows
 
 
+def _height_weight_columns(study: dict) -> tuple[float | None, float | None]:
+    """Height (m) and weight (kg) of a batch row from ``height_m`` / ``height_cm`` / ``height`` (text with a
+    unit, e.g. ``172cm``) and ``weight_kg`` / ``weight_lb`` / ``weight`` (e.g. ``154lb``); None when absent.
+    Two height (or weight) columns in one row must agree within 1 %."""
+    from .indices import _LB_KG, parse_height_m, parse_weight_kg
+
+    def pick(values: list[tuple[str, float]], unit: str):
+        if not values:
+            return None
+        ref = values[0][1]
+        for col, v in values[1:]:
+            if abs(v - ref) > 0.01 * ref:
+                raise InputError(f"columns {values[0][0]} and {col} disagree ({ref:g} vs {v:g} {unit})")
+        return ref
+
+    def num(col: str, scale: float) -> list[tuple[str, float]]:
+        if col not in study:
+            return []
+        try:
+            return [(col, float(study[col]) * scale)]
+        except (TypeError, ValueError):
+            raise InputError(f"column {col}: {study[col]!r} is not a number") from None
+
+    heights = num("height_m", 1.0) + num("height_cm", 0.01) + \
+        ([("height", parse_height_m(study["height"]))] if "height" in study else [])
+    weights = num("weight_kg", 1.0) + num("weight_lb", _LB_KG) + \
+        ([("weight", parse_weight_kg(study["weight"]))] if "weight" in study else [])
+    return pick(heights, "m"), pick(weights, "kg")
+
+
 def run_batch(studies: Sequence[dict], out_dir: str | Path, *, auto_l3: bool = True, slab_slices: int = 1,
               preset: str | HUWindows | dict = "alberta", reference: str = "lee2022", force: bool = False,
               registry: ReferenceRegistry | None = None, progress: Progress | None = None):
@@ -225,9 +256,10 @@ def run_batch(studies: Sequence[dict], out_dir: str | Path, *, auto_l3: bool = T
 
     Returns
     -------
-    (pandas.DataFrame, list of (path, reason))
+    (pandas.DataFrame, list of (study, reason))
         All result rows (also written to ``out_dir/bodycomp_batch.csv`` and ``.xlsx``) and the
-        failed studies with the reason.
+        failed studies (``"row N [study_id] path"``, 1-based row of ``studies``) with the reason, also
+        written to ``out_dir/bodycomp_failures.csv`` (columns row, study_id, path, reason).
     """
     import pandas as pd
 
@@ -236,7 +268,7 @@ def run_batch(studies: Sequence[dict], out_dir: str | Path, *, auto_l3: bool = T
     out = Path(out_dir)
     registry = registry or load_reference_sets()
     registry.get(reference)  # an unknown reference name stops the batch before any study runs
-    rows, failures = [], []
+    rows, failed = [], []
     n = len(studies)
     for i, st in enumerate(studies):
         path = Path(st["path"])
@@ -254,22 +286,26 @@ def run_batch(studies: Sequence[dict], out_dir: str | Path, *, auto_l3: bool = T
             else:
                 raise InputError("no slice given (column 'slice' or 'slice_mm') and auto_l3 is off")
             sid = str(st.get("study_id") or _study_id(image, None))
-            res = run_study(image, **sel, slab_slices=slab_slices, sex=st.get("sex"), height_m=st.get("height_m"),
-                            weight_kg=st.get("weight_kg"), preset=preset, reference=reference, registry=registry,
+            height_m, weight_kg = _height_weight_columns(st)
+            res = run_study(image, **sel, slab_slices=slab_slices, sex=st.get("sex"), height_m=height_m,
+                            weight_kg=weight_kg, preset=preset, reference=reference, registry=registry,
                             study_id=sid, out_dir=out / sid, force=force)
             res.row["source"] = str(path)
             rows.append(res.row)
         except MedLabelError as exc:
-            failures.append((str(path), str(exc)))
+            failed.append((i + 1, st.get("study_id", ""), str(path), str(exc)))
         except Exception as exc:  # noqa: BLE001 - a batch must go on; the reason is reported
             log.debug("study %s failed:\n%s", path, traceback.format_exc())
-            failures.append((str(path), f"unexpected {type(exc).__name__}: {exc}"))
+            failed.append((i + 1, st.get("study_id", ""), str(path), f"unexpected {type(exc).__name__}: {exc}"))
     table = pd.DataFrame(rows)
     if rows:
         io.write_table(table, out / "bodycomp_batch.csv", force=force)
         io.write_table(table, out / "bodycomp_batch.xlsx", force=force, sheet_name="bodycomp")
-    if failures:
-        io.write_table(pd.DataFrame(failures, columns=["path", "reason"]), out / "bodycomp_failures.csv", force=force)
+    failures = [(f"row {row} [{sid}] {path}" if sid else f"row {row} {path}", reason)
+                for row, sid, path, reason in failed]
+    if failed:
+        io.write_table(pd.DataFrame(failed, columns=["row", "study_id", "path", "reason"]),
+                       out / "bodycomp_failures.csv", force=force)
     if progress:
         progress(1.0, f"{len(rows)} done, {len(failures)} failed")
     return table, failures

@@ -6,7 +6,8 @@ Single study::
         [--slab 3] [--vertebra-labels seg.nii.gz] [--sex F --height 1.65 --weight 70] -o out/
 
 Batch (a folder of studies, or a CSV/XLSX with a ``path`` column and optional ``slice``,
-``slice_mm``, ``sex``, ``height_m``, ``weight_kg``, ``study_id``)::
+``slice_mm``, ``sex``, ``height_m`` / ``height_cm`` / ``height`` (e.g. 172cm), ``weight_kg`` / ``weight_lb`` /
+``weight`` (e.g. 154lb), ``study_id``)::
 
     medlabel bodycomp --batch studies.csv -o out/
 
@@ -140,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(table)} studies done; results in {args.output / 'bodycomp_batch.csv'}")
         if failures:
             print(f"{len(failures)} studies failed:")
-            for path, reason in failures:
-                print(f"  {path}: {reason}")
+            for study, reason in failures:
+                print(f"  {study}: {reason}")
             return 1
         return 0
 
