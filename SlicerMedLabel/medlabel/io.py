@@ -62,6 +62,11 @@ def atomic_write(path: str | os.PathLike, force: bool = False) -> Iterator[Path]
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates the file owner-only (0600); give the result the permissions of a normally
+        # created file (0666 minus the umask) so colleagues sharing a study folder can read it
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -1,7 +1,9 @@
 """medlabel.io: every real volume loads with the right geometry; bad input gives clear errors."""
 
+import os
 import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -187,6 +189,26 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
             raise RuntimeError("boom")
     assert target.read_text() == "keep me"
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_written_files_get_normal_permissions(tmp_path):
+    """Atomic writes go through mkstemp (owner-only 0600); the result must look like a normally created
+    file (0666 minus the umask), or colleagues sharing the study folder cannot read it."""
+    import stat
+
+    import pandas as pd
+
+    old = os.umask(0o022)
+    try:
+        paths = [io.write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.csv"),
+                 io.write_image(Image(np.zeros((2, 3, 4), np.int16)), tmp_path / "i.nrrd")]
+        normal = tmp_path / "normal.txt"
+        normal.write_text("x")
+    finally:
+        os.umask(old)
+    for p in paths:
+        assert stat.S_IMODE(Path(p).stat().st_mode) == stat.S_IMODE(normal.stat().st_mode) == 0o644, p
 
 
 def test_tables(tmp_path):
